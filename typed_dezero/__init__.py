@@ -1,0 +1,60 @@
+"""typed_dezero: DeZero's define-by-run autograd and deep learning on NumPy, statically typed,
+strict and checked at run time.
+
+Set ``TYPED_DEZERO_TYPECHECK=0`` in the environment before import to turn runtime type checking off.
+"""
+
+from typed_dezero import functions as functions
+from typed_dezero import utils as utils
+from typed_dezero._checking import RUNTIME_CHECKS as RUNTIME_CHECKS
+from typed_dezero._typing import Arr as Arr
+from typed_dezero.config import Config as Config
+from typed_dezero.config import no_grad as no_grad
+from typed_dezero.config import test_mode as test_mode
+from typed_dezero.config import using_config as using_config
+from typed_dezero.core import BinaryFunction as BinaryFunction
+from typed_dezero.core import Function as Function
+from typed_dezero.core import Operand as Operand
+from typed_dezero.core import Parameter as Parameter
+from typed_dezero.core import TernaryFunction as TernaryFunction
+from typed_dezero.core import TwoOutputFunction as TwoOutputFunction
+from typed_dezero.core import UnaryFunction as UnaryFunction
+from typed_dezero.core import Variable as Variable
+from typed_dezero.core import as_array as as_array
+from typed_dezero.core import as_variable as as_variable
+from typed_dezero.errors import DezeroError as DezeroError
+from typed_dezero.errors import DezeroIndexError as DezeroIndexError
+from typed_dezero.errors import DezeroTypeError as DezeroTypeError
+from typed_dezero.errors import DezeroValueError as DezeroValueError
+from typed_dezero.errors import GraphError as GraphError
+from typed_dezero.errors import ShapeError as ShapeError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RUNTIME_CHECKS",
+    "Arr",
+    "BinaryFunction",
+    "Config",
+    "DezeroError",
+    "DezeroIndexError",
+    "DezeroTypeError",
+    "DezeroValueError",
+    "Function",
+    "GraphError",
+    "Operand",
+    "Parameter",
+    "ShapeError",
+    "TernaryFunction",
+    "TwoOutputFunction",
+    "UnaryFunction",
+    "Variable",
+    "__version__",
+    "as_array",
+    "as_variable",
+    "functions",
+    "no_grad",
+    "test_mode",
+    "using_config",
+    "utils",
+]

@@ -1,0 +1,194 @@
+"""Function: the generic engine every differentiable operation subclasses, and its arity bases.
+
+Two ways to write a Function:
+
+* typed (precise and checked): subclass :class:`UnaryFunction`, :class:`BinaryFunction`,
+  :class:`TernaryFunction` or :class:`TwoOutputFunction`; mypy and pyright then check the arity of
+  ``forward``/``backward`` and infer exact call results (``Variable``, ``tuple[Variable, Variable]``);
+* DeZero's way (familiar): subclass :class:`Function` directly with any number of inputs; calling it
+  returns one Variable, or a tuple of Variables when ``forward`` returns a tuple of arrays.
+
+Either way ``forward`` receives float64 arrays and returns a float64 array (or a tuple of them), and
+``backward`` receives one gradient Variable per output and returns one gradient Variable per input
+(so gradients are themselves differentiable). ``forward``/``backward`` of every subclass are wrapped
+with the runtime type checker when the class is created.
+"""
+
+from __future__ import annotations
+
+import weakref
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
+
+import numpy as np
+from typing_extensions import TypeVar, override
+
+from typed_dezero._checking import typechecked, typechecked_forward
+from typed_dezero._typing import Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
+from typed_dezero.config import enable_backprop_var
+from typed_dezero.errors import DezeroTypeError, GraphError
+
+if TYPE_CHECKING:
+    from typed_dezero.core.variable import Operand
+
+__all__ = ["BinaryFunction", "Function", "TernaryFunction", "TwoOutputFunction", "UnaryFunction"]
+
+In = TypeVar("In", bound=tuple[Arr, ...], default=tuple[Arr, ...])
+"""The tuple of arrays ``forward`` takes: ``tuple[Arr]`` for one input, ``tuple[Arr, Arr]`` for two."""
+Out = TypeVar("Out", bound=Arr | tuple[Arr, ...], default=Arr | tuple[Arr, ...])
+"""What ``forward`` returns: ``Arr`` for one output, ``tuple[Arr, Arr]`` for two."""
+
+
+class Function(ABC, Generic[In, Out]):
+    """Base of every differentiable operation; ``Function[In, Out]`` states its arity.
+
+    After a call with backprop enabled, ``inputs`` holds the input Variables, ``outputs`` weak
+    references to the outputs and ``generation`` the graph depth used to order backward. A
+    Function instance is one node of one graph: calling it a second time while recording raises
+    :class:`~typed_dezero.errors.GraphError` (the lowercase helpers create a fresh instance per call).
+    """
+
+    inputs: tuple[Variable, ...] = ()
+    outputs: tuple[weakref.ref[Variable], ...] = ()
+    generation: int = 0
+    output_shapes: tuple[Shape, ...] = ()
+
+    _checked_methods: ClassVar[tuple[str, ...]] = ("forward", "backward")
+
+    @override
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Runtime checking of every subclass, users' included, without decorating by hand.
+        for name in cls._checked_methods:
+            method = cls.__dict__.get(name)
+            if method is None or getattr(method, "__isabstractmethod__", False):
+                continue
+            wrap = typechecked_forward if name == "forward" else typechecked
+            setattr(cls, name, wrap(method))
+
+    @overload
+    def __call__(self: Function[tuple[Arr], Arr], x: Operand, /) -> Variable: ...
+    @overload
+    def __call__(self: Function[tuple[Arr, Arr], Arr], x0: Operand, x1: Operand, /) -> Variable: ...
+    @overload
+    def __call__(
+        self: Function[tuple[Arr, Arr, Arr], Arr], x0: Operand, x1: Operand, x2: Operand, /
+    ) -> Variable: ...
+    @overload
+    def __call__(self: Function[tuple[Arr], tuple[Arr, Arr]], x: Operand, /) -> tuple[Variable, Variable]: ...
+    @overload
+    def __call__(self: Function[tuple[Arr, ...], Arr | tuple[Arr, ...]], *inputs: Operand) -> Any: ...
+    def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:
+        xs = tuple([x if is_variable(x) else _operand_to_variable(self, i, x) for i, x in enumerate(inputs)])
+        ys: object = self.forward(*[x.data for x in xs])
+        if is_tuple(ys):
+            outputs = tuple([Variable(_as_output(self, y)) for y in ys])
+        else:
+            outputs = (Variable(_as_output(self, ys)),)
+        if enable_backprop_var.get():
+            if self.outputs:
+                msg = (
+                    f"{type(self).__name__} instance was already called while recording a graph; a Function "
+                    "instance is one node of the graph, so create a new one per call"
+                )
+                raise GraphError(msg)
+            generation = max([x.generation for x in xs]) if xs else 0
+            self.generation = generation
+            for y in outputs:
+                y.creator = self
+                y.generation = generation + 1
+            self.inputs = xs
+            self.outputs = tuple([weakref.ref(y) for y in outputs])
+            if len(outputs) > 1:
+                # backward feeds zeros for an output that got no gradient, even once it is dropped
+                self.output_shapes = tuple([y.shape for y in outputs])
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def forward(self, *xs: Any, **kwargs: Any) -> Any:
+        """Compute the outputs from the input arrays (float64 arrays in, float64 array(s) out)."""
+        msg = f"{type(self).__name__} must define forward()"
+        raise NotImplementedError(msg)
+
+    def backward(self, *gys: Any, **kwargs: Any) -> Any:
+        """Gradients of the inputs from the gradients of the outputs (Variables in, Variables out)."""
+        msg = f"{type(self).__name__} does not define backward(), so it cannot be differentiated"
+        raise NotImplementedError(msg)
+
+
+def _operand_to_variable(fn: object, position: int, x: object) -> Variable:
+    if is_f64_array(x):
+        return Variable(x)
+    if is_real_scalar(x):
+        return Variable(np.array(x, dtype=np.float64))
+    msg = (
+        f"{type(fn).__name__}: input {position} must be a Variable, a float64 ndarray or a Python int/float, "
+        f"got {describe(x)}"
+    )
+    if isinstance(x, np.ndarray):
+        msg += "; convert it with x.astype(np.float64)"
+    raise DezeroTypeError(msg)
+
+
+def _as_output(fn: object, y: object) -> Arr:
+    if is_f64_array(y):
+        return y
+    if isinstance(y, np.float64):
+        return np.asarray(y)
+    msg = f"{type(fn).__name__}.forward must return float64 ndarrays, returned {describe(y)}"
+    raise DezeroTypeError(msg)
+
+
+class UnaryFunction(Function[tuple[Arr], Arr]):
+    """One input, one output: ``forward(x) -> y``, ``backward(gy) -> gx``."""
+
+    @abstractmethod
+    @override
+    def forward(self, x: Arr, /) -> Arr: ...
+
+    @abstractmethod
+    @override
+    def backward(self, gy: Variable, /) -> Variable: ...
+
+
+class BinaryFunction(Function[tuple[Arr, Arr], Arr]):
+    """Two inputs, one output: ``forward(x0, x1) -> y``, ``backward(gy) -> (gx0, gx1)``."""
+
+    @abstractmethod
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr: ...
+
+    @abstractmethod
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]: ...
+
+
+class TernaryFunction(Function[tuple[Arr, Arr, Arr], Arr]):
+    """Three inputs, one output: ``forward(x0, x1, x2) -> y``, ``backward(gy) -> (gx0, gx1, gx2)``."""
+
+    @abstractmethod
+    @override
+    def forward(self, x0: Arr, x1: Arr, x2: Arr, /) -> Arr: ...
+
+    @abstractmethod
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]: ...
+
+
+class TwoOutputFunction(Function[tuple[Arr], tuple[Arr, Arr]]):
+    """One input, two outputs: ``forward(x) -> (y0, y1)``, ``backward(gy0, gy1) -> gx``.
+
+    An output that received no gradient (unused, or dropped) contributes zeros to ``backward``.
+    """
+
+    @abstractmethod
+    @override
+    def forward(self, x: Arr, /) -> tuple[Arr, Arr]: ...
+
+    @abstractmethod
+    @override
+    def backward(self, gy0: Variable, gy1: Variable, /) -> Variable: ...
+
+
+# Variable's operators call the function library, which subclasses the bases above: import
+# Variable last, once those bases exist, so that the cycle resolves whichever module comes first.
+from typed_dezero.core.variable import Variable, is_variable  # noqa: E402

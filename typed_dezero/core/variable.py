@@ -1,0 +1,355 @@
+"""Variable: a float64 array with a gradient and a link to the Function that made it."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeGuard, overload
+
+import numpy as np
+
+from typed_dezero._typing import Arr, Axis, Index, Shape, describe, f64_hint, is_f64_array, is_real_scalar
+from typed_dezero.config import enable_backprop_var
+from typed_dezero.errors import DezeroTypeError, ShapeError
+
+if TYPE_CHECKING:
+    from typed_dezero.core.function import Function
+
+__all__ = ["Operand", "Parameter", "Variable", "as_array", "as_variable", "is_variable"]
+
+
+def _data_error(where: str, data: object) -> DezeroTypeError:
+    if data is None:
+        return DezeroTypeError(
+            f"{where}: data must be a numpy.ndarray of dtype float64, got None. typed_dezero has no empty "
+            "Variables; a layer whose parameter shapes are known only at the first call creates its "
+            "Parameters then (see typed_dezero.layers)."
+        )
+    return DezeroTypeError(
+        f"{where}: data must be a numpy.ndarray of dtype float64, got {describe(data)}; {f64_hint(data)}"
+    )
+
+
+class Variable:
+    """A node of the computational graph: float64 `data`, its gradient `grad`, and its `creator`.
+
+    Arguments:
+        data: a ``numpy.ndarray`` of dtype float64, any shape (0-d included). Anything else
+            (Python numbers, lists, NumPy scalars, arrays of another dtype) raises ``TypeError``.
+        name: an optional label, shown by ``repr`` and in graph drawings.
+
+    Arithmetic operators accept a Variable, a float64 array or a Python int/float on either side
+    and always return a Variable.
+    """
+
+    __slots__ = ("__weakref__", "_data", "_grad", "creator", "generation", "name")
+    # NumPy must hand `ndarray <op> Variable` to our reflected operators instead of looping over
+    # elements, and explicit ufunc calls such as np.exp(x) must fail loudly.
+    __array_ufunc__: ClassVar[None] = None
+
+    _data: Arr
+    _grad: Variable | None
+    creator: Function[Any, Any] | None
+    generation: int
+    name: str | None
+
+    def __init__(self, data: Arr, name: str | None = None) -> None:
+        if not is_f64_array(data):
+            raise _data_error(type(self).__name__, data)
+        if name is not None and type(name) is not str:
+            msg = f"{type(self).__name__}: name must be a str or None, got {describe(name)}"
+            raise DezeroTypeError(msg)
+        self._data = data
+        self._grad = None
+        self.name = name
+        self.creator = None
+        self.generation = 0
+
+    # -- data and gradient -------------------------------------------------------------------
+
+    @property
+    def data(self) -> Arr:
+        """The float64 array this Variable holds."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Arr) -> None:
+        if not is_f64_array(value):
+            raise _data_error(f"{type(self).__name__}.data", value)
+        self._data = value
+
+    @property
+    def grad(self) -> Variable | None:
+        """The gradient, a Variable of the same shape as `data`, or None before backward."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Variable | None) -> None:
+        if value is not None:
+            if not is_variable(value):
+                msg = (
+                    f"{type(self).__name__}.grad must be a Variable or None, got {describe(value)}; "
+                    "wrap an array with Variable(array)"
+                )
+                raise DezeroTypeError(msg)
+            if value.shape != self._data.shape:
+                msg = (
+                    f"{type(self).__name__}.grad must have the shape of data; "
+                    f"got grad.shape={value.shape}, data.shape={self._data.shape}"
+                )
+                raise ShapeError(msg)
+        self._grad = value
+
+    def cleargrad(self) -> None:
+        """Forget the gradient (before reusing the Variable in a new computation)."""
+        self._grad = None
+
+    # -- graph -------------------------------------------------------------------------------
+
+    def set_creator(self, func: Function[Any, Any]) -> None:
+        """Record `func` as the Function that produced this Variable (done by Function.__call__)."""
+        self.creator = func
+        self.generation = func.generation + 1
+
+    def unchain(self) -> None:
+        """Cut the link to the creator, making this Variable a leaf of any later graph."""
+        self.creator = None
+
+    def unchain_backward(self) -> None:
+        """Cut every creator link behind this Variable (truncated backpropagation through time).
+
+        This Variable keeps its own creator; the walk is iterative, so any depth works."""
+        creator = self.creator
+        if creator is None:
+            return
+        stack = [creator]
+        seen = {creator}
+        while stack:
+            for x in stack.pop().inputs:
+                c = x.creator
+                if c is not None:
+                    x.creator = None
+                    if c not in seen:
+                        seen.add(c)
+                        stack.append(c)
+
+    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:
+        """Compute the gradient of this Variable with respect to every Variable it depends on.
+
+        The seed gradient is ``grad`` if set, else ones. Gradients accumulate into each input's
+        ``grad``. Intermediate gradients (this Variable's included) are released unless
+        `retain_grad`; with `create_graph` the backward pass is itself recorded, so gradients can be
+        differentiated again. Functions run in decreasing generation order from a heap, so every
+        gradient is complete before it is propagated, in O(N log N) for N functions, without recursion.
+        """
+        if self._grad is None:
+            self._grad = Variable(np.ones_like(self._data))
+        creator = self.creator
+        if creator is None:
+            return
+        # Entries are (-generation, insertion order, function): deepest first, ties stable.
+        tie = itertools.count()
+        heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, next(tie), creator)]
+        seen = {creator}
+        token = enable_backprop_var.set(create_graph)
+        try:
+            while heap:
+                f = heapq.heappop(heap)[2]
+                gxs = call_backward(f, output_grads(f))
+                for x, gx in zip(f.inputs, gxs, strict=True):
+                    if x._grad is None:
+                        x._grad = gx
+                    elif create_graph:
+                        x._grad = x._grad + gx
+                    else:
+                        # No graph is wanted: add the arrays without creating an Add node.
+                        x._grad = Variable(np.asarray(x._grad._data + gx._data))
+                    c = x.creator
+                    if c is not None and c not in seen:
+                        seen.add(c)
+                        heapq.heappush(heap, (-c.generation, next(tie), c))
+                if not retain_grad:
+                    for ref in f.outputs:
+                        y = ref()
+                        if y is not None:
+                            y._grad = None
+        finally:
+            enable_backprop_var.reset(token)
+
+    # -- array-like properties -----------------------------------------------------------------
+
+    @property
+    def shape(self) -> Shape:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype[np.float64]:
+        return self._data.dtype
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            msg = f"len() of a 0-d {type(self).__name__} is undefined (shape ())"
+            raise DezeroTypeError(msg)
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        prefix = type(self).__name__.lower()
+        body = str(self._data).replace("\n", "\n" + " " * (len(prefix) + 1))
+        suffix = f", name={self.name!r}" if self.name is not None else ""
+        return f"{prefix}({body}{suffix})"
+
+    # -- operators ----------------------------------------------------------------------------
+
+    def __add__(self, other: Operand) -> Variable:
+        return arithmetic.add(self, other)
+
+    def __radd__(self, other: Operand) -> Variable:
+        return arithmetic.add(other, self)
+
+    def __sub__(self, other: Operand) -> Variable:
+        return arithmetic.sub(self, other)
+
+    def __rsub__(self, other: Operand) -> Variable:
+        return arithmetic.sub(other, self)
+
+    def __mul__(self, other: Operand) -> Variable:
+        return arithmetic.mul(self, other)
+
+    def __rmul__(self, other: Operand) -> Variable:
+        return arithmetic.mul(other, self)
+
+    def __truediv__(self, other: Operand) -> Variable:
+        return arithmetic.div(self, other)
+
+    def __rtruediv__(self, other: Operand) -> Variable:
+        return arithmetic.div(other, self)
+
+    def __pow__(self, other: Operand) -> Variable:
+        return arithmetic.pow(self, other)
+
+    def __rpow__(self, other: Operand) -> Variable:
+        return arithmetic.pow(other, self)
+
+    def __neg__(self) -> Variable:
+        return arithmetic.neg(self)
+
+    def __matmul__(self, other: Variable | Arr) -> Variable:
+        return linalg.matmul(self, other)
+
+    def __rmatmul__(self, other: Variable | Arr) -> Variable:
+        return linalg.matmul(other, self)
+
+    def __getitem__(self, index: Index) -> Variable:
+        return shape_ops.get_item(self, index)
+
+    # -- methods delegating to typed_dezero.functions ------------------------------------------
+
+    @overload
+    def reshape(self, shape: Shape, /) -> Variable: ...
+    @overload
+    def reshape(self, *shape: int) -> Variable: ...
+    def reshape(self, *shape: int | Shape) -> Variable:
+        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``; see :func:`typed_dezero.functions.reshape`."""
+        return shape_ops.reshape(self, _dims("reshape", shape))
+
+    @overload
+    def transpose(self, axes: Shape | None = None, /) -> Variable: ...
+    @overload
+    def transpose(self, *axes: int) -> Variable: ...
+    def transpose(self, *axes: int | Shape | None) -> Variable:
+        """``x.transpose()``, ``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``."""
+        if not axes or (len(axes) == 1 and axes[0] is None):
+            return shape_ops.transpose(self, None)
+        return shape_ops.transpose(self, _dims("transpose", axes))
+
+    @property
+    def T(self) -> Variable:
+        """All axes reversed, as ``ndarray.T``."""
+        return shape_ops.transpose(self, None)
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Variable:
+        """Sum over `axis` (int, tuple or None for all); see :func:`typed_dezero.functions.sum`."""
+        return reduction.sum(self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Variable:
+        """Mean over `axis`; see :func:`typed_dezero.functions.mean`."""
+        return reduction.mean(self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Variable:
+        """Maximum over `axis`; see :func:`typed_dezero.functions.max`."""
+        return reduction.max(self, axis, keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Variable:
+        """Minimum over `axis`; see :func:`typed_dezero.functions.min`."""
+        return reduction.min(self, axis, keepdims)
+
+    def matmul(self, other: Variable | Arr) -> Variable:
+        """Matrix product with NumPy's matmul semantics, as ``self @ other``."""
+        return linalg.matmul(self, other)
+
+    def dot(self, other: Variable | Arr) -> Variable:
+        """Alias of :meth:`matmul` (DeZero's spelling)."""
+        return linalg.matmul(self, other)
+
+
+def is_variable(x: object) -> TypeGuard[Variable]:
+    """True when `x` is a Variable (or a Parameter)."""
+    return isinstance(x, Variable)
+
+
+class Parameter(Variable):
+    """A Variable that a Layer registers as trainable (see ``typed_dezero.layers``)."""
+
+    __slots__ = ()
+
+
+Operand: TypeAlias = Variable | Arr | float
+"""What arithmetic accepts on either side: a Variable, a float64 array, or a Python int/float."""
+
+
+def _dims(where: str, args: tuple[int | Shape | None, ...]) -> Shape:
+    if len(args) == 1 and isinstance(args[0], tuple):
+        return args[0]
+    dims: list[int] = []
+    for a in args:
+        if type(a) is not int:
+            msg = f"{where}: expected ints or one tuple of ints, got {describe(a)}"
+            raise DezeroTypeError(msg)
+        dims.append(a)
+    return tuple(dims)
+
+
+def as_array(x: Arr | float) -> Arr:
+    """Return `x` as a float64 ndarray: arrays pass through, Python and NumPy float64 scalars become
+    0-d arrays (NumPy returns scalars from operations on 0-d arrays). Raises TypeError otherwise."""
+    if is_f64_array(x):
+        return x
+    if is_real_scalar(x):
+        return np.array(x, dtype=np.float64)
+    msg = f"as_array: expected a float64 ndarray or a Python/NumPy float, got {describe(x)}; {f64_hint(x)}"
+    raise DezeroTypeError(msg)
+
+
+def as_variable(obj: Variable | Arr) -> Variable:
+    """Return `obj` if it is a Variable, else wrap a float64 ndarray in one; TypeError otherwise."""
+    if is_variable(obj):
+        return obj
+    if is_f64_array(obj):
+        return Variable(obj)
+    msg = f"as_variable: expected a Variable or a float64 ndarray, got {describe(obj)}; {f64_hint(obj)}"
+    raise DezeroTypeError(msg)
+
+
+# The operators above delegate to the function library, which itself builds on this module; the
+# import sits at the bottom to close that cycle after Variable exists.
+from typed_dezero.core.backprop import call_backward, output_grads  # noqa: E402
+from typed_dezero.functions import arithmetic, linalg, reduction  # noqa: E402
+from typed_dezero.functions import shape as shape_ops  # noqa: E402

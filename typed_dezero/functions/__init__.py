@@ -1,0 +1,67 @@
+"""The differentiable function library: ``import typed_dezero.functions as F``."""
+
+from typed_dezero.functions.arithmetic import add as add
+from typed_dezero.functions.arithmetic import div as div
+from typed_dezero.functions.arithmetic import mul as mul
+from typed_dezero.functions.arithmetic import neg as neg
+from typed_dezero.functions.arithmetic import pow as pow
+from typed_dezero.functions.arithmetic import rdiv as rdiv
+from typed_dezero.functions.arithmetic import rsub as rsub
+from typed_dezero.functions.arithmetic import sub as sub
+from typed_dezero.functions.linalg import linear as linear
+from typed_dezero.functions.linalg import matmul as matmul
+from typed_dezero.functions.math import abs as abs
+from typed_dezero.functions.math import cos as cos
+from typed_dezero.functions.math import exp as exp
+from typed_dezero.functions.math import log as log
+from typed_dezero.functions.math import sin as sin
+from typed_dezero.functions.math import sqrt as sqrt
+from typed_dezero.functions.math import square as square
+from typed_dezero.functions.math import tanh as tanh
+from typed_dezero.functions.reduction import average as average
+from typed_dezero.functions.reduction import max as max
+from typed_dezero.functions.reduction import mean as mean
+from typed_dezero.functions.reduction import min as min
+from typed_dezero.functions.reduction import sum as sum
+from typed_dezero.functions.shape import broadcast_to as broadcast_to
+from typed_dezero.functions.shape import expand_dims as expand_dims
+from typed_dezero.functions.shape import flatten as flatten
+from typed_dezero.functions.shape import get_item as get_item
+from typed_dezero.functions.shape import reshape as reshape
+from typed_dezero.functions.shape import squeeze as squeeze
+from typed_dezero.functions.shape import sum_to as sum_to
+from typed_dezero.functions.shape import transpose as transpose
+
+__all__ = [
+    "abs",
+    "add",
+    "average",
+    "broadcast_to",
+    "cos",
+    "div",
+    "exp",
+    "expand_dims",
+    "flatten",
+    "get_item",
+    "linear",
+    "log",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "mul",
+    "neg",
+    "pow",
+    "rdiv",
+    "reshape",
+    "rsub",
+    "sin",
+    "sqrt",
+    "square",
+    "squeeze",
+    "sub",
+    "sum",
+    "sum_to",
+    "tanh",
+    "transpose",
+]

@@ -1,0 +1,68 @@
+"""Array-level helpers shared by the function families (no graph, no Variables)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from typed_dezero._typing import Arr, Axis, Shape, is_int
+from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
+
+
+def as_f64(a: npt.ArrayLike) -> Arr:
+    """`a` as a float64 ndarray (NumPy reductions return scalars or `Any`-typed results)."""
+    return np.asarray(a, dtype=np.float64)
+
+
+def normalize_axis(where: str, axis: Axis, ndim: int) -> tuple[int, ...]:
+    """`axis` (int, tuple of ints, negative allowed, or None for all) as sorted non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else axis
+    out: list[int] = []
+    for a in axes:
+        if not is_int(a):
+            msg = f"{where}: axis must be an int, a tuple of ints or None, got {axis!r}"
+            raise DezeroTypeError(msg)
+        if not -ndim <= a < ndim:
+            msg = f"{where}: axis {a} is out of range for an array of ndim {ndim}"
+            raise DezeroValueError(msg)
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        msg = f"{where}: repeated axis in {axis!r}"
+        raise DezeroValueError(msg)
+    return tuple(sorted(out))
+
+
+def keepdims_shape(shape: Shape, axes: Sequence[int]) -> Shape:
+    """`shape` with the reduced `axes` kept as 1s (the shape of a keepdims reduction)."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def check_shape(where: str, shape: Shape) -> Shape:
+    """`shape` if it is a tuple of non-negative ints, else a TypeError/ValueError naming `where`."""
+    for n in shape:
+        if not is_int(n):
+            msg = f"{where}: shape must be a tuple of ints, got {shape!r}"
+            raise DezeroTypeError(msg)
+        if n < 0:
+            msg = f"{where}: shape must not have negative sizes, got {shape}"
+            raise ShapeError(msg)
+    return shape
+
+
+def sum_to_array(x: Arr, shape: Shape) -> Arr:
+    """Sum `x` down to `shape`, the inverse of broadcasting `shape` to ``x.shape``."""
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != x.shape[lead + i] for i, s in enumerate(shape)):
+        msg = f"sum_to: cannot sum shape {x.shape} to {shape}: {shape} does not broadcast to {x.shape}"
+        raise ShapeError(msg)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+    )
+    y = as_f64(np.sum(x, axis=axes, keepdims=True))
+    return y.reshape(shape) if lead else y

@@ -1,0 +1,195 @@
+"""Arithmetic: what Variable's operators call. Both sides broadcast as in NumPy; each gradient is
+summed back to its input's shape."""
+
+from __future__ import annotations
+
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._typing import Arr
+from typed_dezero.core.function import BinaryFunction, UnaryFunction
+from typed_dezero.core.variable import Operand, Variable
+from typed_dezero.errors import ShapeError
+
+__all__ = ["add", "div", "mul", "neg", "pow", "rdiv", "rsub", "sub"]
+
+
+def _broadcast_check(name: str, x0: Arr, x1: Arr) -> None:
+    if x0.shape != x1.shape:
+        try:
+            np.broadcast_shapes(x0.shape, x1.shape)
+        except ValueError:
+            msg = f"{name}: shapes do not broadcast; got x0.shape={x0.shape}, x1.shape={x1.shape}"
+            raise ShapeError(msg) from None
+
+
+def _reduce(gx: Variable, shape: tuple[int, ...]) -> Variable:
+    return gx if gx.shape == shape else sum_to(gx, shape)
+
+
+@final
+class Add(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _broadcast_check("add", x0, x1)
+        return x0 + x1
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _reduce(gy, x0.shape), _reduce(gy, x1.shape)
+
+
+def add(x0: Operand, x1: Operand) -> Variable:
+    """``x0 + x1`` with broadcasting."""
+    return Add()(x0, x1)
+
+
+@final
+class Sub(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _broadcast_check("sub", x0, x1)
+        return x0 - x1
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _reduce(gy, x0.shape), _reduce(-gy, x1.shape)
+
+
+def sub(x0: Operand, x1: Operand) -> Variable:
+    """``x0 - x1`` with broadcasting."""
+    return Sub()(x0, x1)
+
+
+def rsub(x0: Operand, x1: Operand) -> Variable:
+    """``x1 - x0`` (DeZero's reflected subtraction)."""
+    return Sub()(x1, x0)
+
+
+@final
+class Mul(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _broadcast_check("mul", x0, x1)
+        return x0 * x1
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        return _reduce(gy * x1, x0.shape), _reduce(gy * x0, x1.shape)
+
+
+def mul(x0: Operand, x1: Operand) -> Variable:
+    """``x0 * x1`` elementwise, with broadcasting."""
+    return Mul()(x0, x1)
+
+
+@final
+class Div(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _broadcast_check("div", x0, x1)
+        return x0 / x1
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        gx1 = gy * (-x0 / x1**2)
+        return _reduce(gx0, x0.shape), _reduce(gx1, x1.shape)
+
+
+def div(x0: Operand, x1: Operand) -> Variable:
+    """``x0 / x1`` elementwise, with broadcasting."""
+    return Div()(x0, x1)
+
+
+def rdiv(x0: Operand, x1: Operand) -> Variable:
+    """``x1 / x0`` (DeZero's reflected division)."""
+    return Div()(x1, x0)
+
+
+@final
+class Neg(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return -x
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return -gy
+
+
+def neg(x: Operand) -> Variable:
+    """``-x``."""
+    return Neg()(x)
+
+
+@final
+class PowConst(UnaryFunction):
+    """``x ** c`` for a constant exponent `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x**self.c
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        c = self.c
+        if c == 0:
+            return gy * 0.0
+        return gy * (c * x ** (c - 1)) if c != 1 else gy
+
+
+@final
+class Pow(BinaryFunction):
+    """``x0 ** x1`` where the exponent is itself an array or a Variable."""
+
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _broadcast_check("pow", x0, x1)
+        return x0**x1
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        gx0 = gy * x1 * x0 ** (x1 - 1.0)
+        # d(x0**x1)/dx1 = x0**x1 * log(x0), defined for x0 > 0; taken as 0 elsewhere (at x0 == 0 the
+        # power is constant 0 for x1 > 0), so a constant base never produces NaN gradients.
+        gx1 = gy * x0**x1 * LogWherePositive()(x0)
+        return _reduce(gx0, x0.shape), _reduce(gx1, x1.shape)
+
+
+@final
+class LogWherePositive(UnaryFunction):
+    """``log(x)`` where ``x > 0``, 0 elsewhere; used by the gradient of ``pow`` w.r.t. its exponent."""
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        positive = x > 0
+        return np.log(np.where(positive, x, 1.0)) * positive
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        positive = x.data > 0
+        return gy * (positive / np.where(positive, x.data, 1.0))
+
+
+def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, shadowing the builtin on purpose
+    """``x0 ** x1``. A Python int/float exponent is a constant; an array or Variable exponent is
+    differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
+    if isinstance(x1, int | float) and not isinstance(x1, bool):
+        return PowConst(float(x1))(x0)
+    return Pow()(x0, x1)
+
+
+from typed_dezero.functions.shape import sum_to  # noqa: E402  (shape builds on this module)

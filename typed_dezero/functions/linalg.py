@@ -1,0 +1,124 @@
+"""Linear algebra: matmul with NumPy's semantics, and the fused linear map ``x W + b``."""
+
+from __future__ import annotations
+
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, Shape
+from typed_dezero.core.function import BinaryFunction, TernaryFunction
+from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.errors import ShapeError
+from typed_dezero.functions._util import as_f64
+from typed_dezero.functions.shape import reshape, sum_to, transpose
+
+__all__ = ["linear", "matmul"]
+
+
+def _matmul_shape(where: str, a: Shape, b: Shape) -> Shape:
+    """The shape of ``a @ b`` under NumPy's rules, or a ShapeError naming both shapes."""
+    if not a or not b:
+        msg = f"{where}: operands must have at least 1 dimension; got x0.shape={a}, x1.shape={b}"
+        raise ShapeError(msg)
+    k0 = a[-1]
+    k1 = b[0] if len(b) == 1 else b[-2]
+    if k0 != k1:
+        dim = "x1.shape[0]" if len(b) == 1 else "x1.shape[-2]"
+        msg = f"{where}: x0.shape[-1] must equal {dim}; got x0.shape={a}, x1.shape={b}"
+        raise ShapeError(msg)
+    try:
+        batch = np.broadcast_shapes(a[:-2], b[:-2])
+    except ValueError:
+        msg = f"{where}: batch dimensions do not broadcast; got x0.shape={a}, x1.shape={b}"
+        raise ShapeError(msg) from None
+    rows = a[-2:-1] if len(a) > 1 else ()
+    cols = b[-1:] if len(b) > 1 else ()
+    return batch + rows + cols
+
+
+def _swap_last(x: Variable) -> Variable:
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, tuple(axes))
+
+
+@final
+class MatMul(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        _matmul_shape("matmul", x0.shape, x1.shape)
+        return as_f64(np.matmul(x0, x1))
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        # Promote 1-D operands to matrices as NumPy does, differentiate the batched matrix product,
+        # then sum out broadcast batch axes and drop the promoted axes again.
+        a = reshape(x0, (1, x0.shape[0])) if x0.ndim == 1 else x0
+        b = reshape(x1, (x1.shape[0], 1)) if x1.ndim == 1 else x1
+        g = reshape(gy, _matmul_shape("matmul", a.shape, b.shape))
+        ga = sum_to(matmul(g, _swap_last(b)), a.shape)
+        gb = sum_to(matmul(_swap_last(a), g), b.shape)
+        return reshape(ga, x0.shape), reshape(gb, x1.shape)
+
+
+@typechecked
+def matmul(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
+    """Matrix product with ``numpy.matmul`` semantics: 1-D operands are vectors, leading dimensions
+    are batch dimensions and broadcast. Raises ShapeError naming both shapes on a mismatch."""
+    return MatMul()(x0, x1)
+
+
+@final
+class Linear(TernaryFunction):
+    @override
+    def forward(self, x: Arr, W: Arr, b: Arr, /) -> Arr:
+        return x @ W + b
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
+        x, W, b = self.inputs
+        return (*_linear_grads(x, W, gy), sum_to(gy, b.shape))
+
+
+@final
+class LinearNoBias(BinaryFunction):
+    @override
+    def forward(self, x: Arr, W: Arr, /) -> Arr:
+        return x @ W
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x, W = self.inputs
+        return _linear_grads(x, W, gy)
+
+
+def _linear_grads(x: Variable, W: Variable, gy: Variable) -> tuple[Variable, Variable]:
+    gx = matmul(gy, W.T)
+    # Leading dimensions of x are batch dimensions: fold them into one before the weight gradient.
+    x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
+    gy2 = reshape(gy, (-1, gy.shape[-1])) if gy.ndim != 2 else gy
+    return gx, matmul(x2.T, gy2)
+
+
+@typechecked
+def linear(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None) -> Variable:
+    """``x @ W + b`` for x of shape (..., I), W of shape (I, O) and b of shape (O,) (or None).
+    Leading dimensions of `x` are kept. Raises ShapeError on mismatched shapes."""
+    x, weight = as_variable(x), as_variable(W)
+    if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
+        msg = (
+            "linear: x.shape[-1] must equal W.shape[0] (W 2-D); "
+            f"got x.shape={x.shape}, W.shape={weight.shape}"
+        )
+        raise ShapeError(msg)
+    if b is None:
+        return LinearNoBias()(x, weight)
+    bias = as_variable(b)
+    if bias.shape != (weight.shape[1],):
+        msg = f"linear: b must have shape (W.shape[1],); got b.shape={bias.shape}, W.shape={weight.shape}"
+        raise ShapeError(msg)
+    return Linear()(x, weight, bias)

@@ -1,0 +1,164 @@
+"""Elementwise math: square, exp, log, sin, cos, tanh, sqrt, abs. Each backward is built from
+differentiable functions, so every one of them can be differentiated any number of times."""
+
+from __future__ import annotations
+
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr
+from typed_dezero.core.function import UnaryFunction
+from typed_dezero.core.variable import Variable
+
+__all__ = ["abs", "cos", "exp", "log", "sin", "sqrt", "square", "tanh"]
+
+
+def _output(fn: UnaryFunction) -> Variable:
+    """The output of a unary Function, recomputed if the caller has already dropped it."""
+    y = fn.outputs[0]()
+    return y if y is not None else Variable(np.asarray(fn.forward(fn.inputs[0].data)))
+
+
+@final
+class Square(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x**2
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * (2.0 * x)
+
+
+@typechecked
+def square(x: Variable | Arr) -> Variable:
+    """``x ** 2`` elementwise."""
+    return Square()(x)
+
+
+@final
+class Exp(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.exp(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy * _output(self)
+
+
+@typechecked
+def exp(x: Variable | Arr) -> Variable:
+    """``e ** x`` elementwise."""
+    return Exp()(x)
+
+
+@final
+class Log(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.log(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy / x
+
+
+@typechecked
+def log(x: Variable | Arr) -> Variable:
+    """Natural logarithm elementwise (``-inf`` at 0 and NaN below, as NumPy)."""
+    return Log()(x)
+
+
+@final
+class Sin(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.sin(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * cos(x)
+
+
+@typechecked
+def sin(x: Variable | Arr) -> Variable:
+    """Sine elementwise."""
+    return Sin()(x)
+
+
+@final
+class Cos(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.cos(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * -sin(x)
+
+
+@typechecked
+def cos(x: Variable | Arr) -> Variable:
+    """Cosine elementwise."""
+    return Cos()(x)
+
+
+@final
+class Tanh(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.tanh(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        y = _output(self)
+        return gy * (1.0 - y * y)
+
+
+@typechecked
+def tanh(x: Variable | Arr) -> Variable:
+    """Hyperbolic tangent elementwise."""
+    return Tanh()(x)
+
+
+@final
+class Sqrt(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.sqrt(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy / (2.0 * _output(self))
+
+
+@typechecked
+def sqrt(x: Variable | Arr) -> Variable:
+    """Square root elementwise (the gradient is infinite at 0)."""
+    return Sqrt()(x)
+
+
+@final
+class Abs(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.abs(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * np.sign(x.data)
+
+
+@typechecked
+def abs(x: Variable | Arr) -> Variable:  # noqa: A001 - mirrors the builtin for Variables
+    """Absolute value elementwise (subgradient 0 at 0)."""
+    return Abs()(x)

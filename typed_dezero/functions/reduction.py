@@ -1,0 +1,114 @@
+"""Reductions: sum, mean (average), max and min over an axis, an axis tuple or everything."""
+
+from __future__ import annotations
+
+from typing import ClassVar, final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, Axis
+from typed_dezero.core.function import UnaryFunction
+from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.errors import ShapeError
+from typed_dezero.functions._util import as_f64, keepdims_shape, normalize_axis
+from typed_dezero.functions.shape import broadcast_to, reshape
+
+__all__ = ["average", "max", "mean", "min", "sum"]
+
+
+def _expand_back(gy: Variable, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> Variable:
+    """The gradient of a reduction broadcast back over the reduced axes."""
+    return broadcast_to(reshape(gy, keepdims_shape(x_shape, axes)), x_shape)
+
+
+@final
+class Sum(UnaryFunction):
+    def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
+        self.axes = axes
+        self.keepdims = keepdims
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return as_f64(np.sum(x, axis=self.axes, keepdims=self.keepdims))
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return _expand_back(gy, self.inputs[0].shape, self.axes)
+
+
+@typechecked
+def sum(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+    """Sum of `x` over `axis` (an int, a tuple of ints, negative allowed, or None for all axes)."""
+    x = as_variable(x)
+    return Sum(normalize_axis("sum", axis, x.ndim), keepdims)(x)
+
+
+@typechecked
+def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:
+    """Mean of `x` over `axis` (as :func:`sum`). Raises ShapeError for an empty reduction."""
+    x = as_variable(x)
+    axes = normalize_axis("mean", axis, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    if count == 0:
+        msg = f"mean: the reduction over axis {axis!r} of shape {x.shape} is empty"
+        raise ShapeError(msg)
+    return Sum(axes, keepdims)(x) * (1.0 / count)
+
+
+average = mean
+"""DeZero's name for :func:`mean`."""
+
+
+class _Extremum(UnaryFunction):
+    """max or min. Tied extrema share the gradient equally, so the gradient of each reduced slice
+    sums to the incoming gradient (DeZero gave the full gradient to every tied element)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
+        self.axes = axes
+        self.keepdims = keepdims
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        if x.size == 0:
+            msg = f"{self.name}: cannot reduce an empty array of shape {x.shape}"
+            raise ShapeError(msg)
+        reduce = np.max if self.name == "max" else np.min
+        return as_f64(reduce(x, axis=self.axes, keepdims=self.keepdims))
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        x = self.inputs[0].data
+        y = self.outputs[0]()
+        y_data = y.data if y is not None else self.forward(x)  # the output may be released already
+        hit = x == y_data.reshape(keepdims_shape(x.shape, self.axes))
+        share = as_f64(hit / np.sum(hit, axis=self.axes, keepdims=True))
+        return _expand_back(gy, x.shape, self.axes) * share
+
+
+@final
+class Max(_Extremum):
+    name = "max"
+
+
+@final
+class Min(_Extremum):
+    name = "min"
+
+
+@typechecked
+def max(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+    """Maximum of `x` over `axis`. Where several elements tie for the maximum, each receives an equal
+    share of the gradient (the shares of one reduced slice sum to its incoming gradient)."""
+    x = as_variable(x)
+    return Max(normalize_axis("max", axis, x.ndim), keepdims)(x)
+
+
+@typechecked
+def min(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+    """Minimum of `x` over `axis`; ties share the gradient as in :func:`max`."""
+    x = as_variable(x)
+    return Min(normalize_axis("min", axis, x.ndim), keepdims)(x)

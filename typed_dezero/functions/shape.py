@@ -1,0 +1,221 @@
+"""Shape operations: reshape, transpose, indexing, broadcasting and its inverse."""
+
+from __future__ import annotations
+
+from typing import Any, final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, Index, Shape, describe, is_int_array
+from typed_dezero.core.function import UnaryFunction
+from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.errors import DezeroIndexError, DezeroTypeError, DezeroValueError, ShapeError
+from typed_dezero.functions._util import check_shape, normalize_axis, sum_to_array
+
+__all__ = ["broadcast_to", "expand_dims", "flatten", "get_item", "reshape", "squeeze", "sum_to", "transpose"]
+
+
+@final
+class Reshape(UnaryFunction):
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            msg = (
+                f"reshape: cannot reshape an array of shape {x.shape} (size {x.size}) into shape {self.shape}"
+            )
+            raise ShapeError(msg) from None
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return reshape(gy, self.inputs[0].shape)
+
+
+@typechecked
+def reshape(x: Variable | Arr, shape: Shape) -> Variable:
+    """`x` with a new `shape` of the same size (one entry may be -1). Returns `x` itself when the
+    shape is unchanged. Raises ShapeError when the sizes differ."""
+    x = as_variable(x)
+    if x.shape == shape:
+        return x
+    return Reshape(shape)(x)
+
+
+@final
+class Transpose(UnaryFunction):
+    def __init__(self, axes: Shape | None) -> None:
+        self.axes = axes
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return np.transpose(x, self.axes)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        if self.axes is None:
+            return transpose(gy, None)
+        return transpose(gy, tuple(int(i) for i in np.argsort(self.axes)))
+
+
+@typechecked
+def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
+    """Permute the axes of `x`; ``axes=None`` reverses them. Negative axes count from the end.
+    Raises ValueError unless `axes` is a permutation of ``range(x.ndim)``."""
+    x = as_variable(x)
+    if axes is not None:
+        if len(axes) != x.ndim:
+            msg = f"transpose: axes {axes} do not match an array of ndim {x.ndim} (shape {x.shape})"
+            raise DezeroValueError(msg)
+        norm = normalize_axis("transpose", axes, x.ndim)
+        if norm != tuple(range(x.ndim)):
+            msg = f"transpose: axes {axes} are not a permutation of the {x.ndim} axes"
+            raise DezeroValueError(msg)
+        axes = tuple(a % x.ndim for a in axes)
+    return Transpose(axes)(x)
+
+
+def _check_index(index: Index) -> Index:
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, np.ndarray) and not (is_int_array(part) or part.dtype == np.bool_):
+            msg = f"get_item: index arrays must be of an integer or bool dtype, got {describe(part)}"
+            raise DezeroTypeError(msg)
+    return index
+
+
+@final
+class GetItem(UnaryFunction):
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        try:
+            return x[self.index]
+        except IndexError as e:
+            msg = f"get_item: index {self.index!r} does not fit an array of shape {x.shape}: {e}"
+            raise DezeroIndexError(msg) from None
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return GetItemGrad(self.index, self.inputs[0].shape)(gy)
+
+
+@final
+class GetItemGrad(UnaryFunction):
+    """Scatter-add of a gradient into zeros of the input's shape (repeated indices accumulate)."""
+
+    def __init__(self, index: Index, in_shape: Shape) -> None:
+        self.index = index
+        self.in_shape = in_shape
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        gx = np.zeros(self.in_shape, dtype=np.float64)
+        # numpy's stub for ufunc.at lists only integer-array indices; slices, Ellipsis and None work too.
+        index: Any = self.index
+        np.add.at(gx, index, x)
+        return gx
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return get_item(gy, self.index)
+
+
+@typechecked
+def get_item(x: Variable | Arr, index: Index) -> Variable:
+    """``x[index]`` with NumPy's basic slicing and integer/bool array indexing. The gradient
+    scatters back, summing over repeated indices. Raises IndexError for out-of-range indices."""
+    return GetItem(_check_index(index))(x)
+
+
+@typechecked
+def expand_dims(x: Variable | Arr, axis: int) -> Variable:
+    """Insert an axis of length 1 at `axis` (negative counts from the end of the result)."""
+    x = as_variable(x)
+    (ax,) = normalize_axis("expand_dims", axis, x.ndim + 1)
+    shape = list(x.shape)
+    shape.insert(ax, 1)
+    return reshape(x, tuple(shape))
+
+
+@typechecked
+def squeeze(x: Variable | Arr, axis: int) -> Variable:
+    """Remove the axis `axis`, which must have length 1."""
+    x = as_variable(x)
+    (ax,) = normalize_axis("squeeze", axis, x.ndim)
+    if x.shape[ax] != 1:
+        msg = f"squeeze: axis {axis} of shape {x.shape} has length {x.shape[ax]}, not 1"
+        raise ShapeError(msg)
+    return reshape(x, x.shape[:ax] + x.shape[ax + 1 :])
+
+
+@typechecked
+def flatten(x: Variable | Arr) -> Variable:
+    """Keep the first (batch) axis and flatten the rest: shape (N, ...) -> (N, prod(...))."""
+    x = as_variable(x)
+    if x.ndim == 0:
+        msg = "flatten: needs at least one (batch) axis, got a 0-d input"
+        raise ShapeError(msg)
+    return reshape(x, (x.shape[0], -1))
+
+
+@final
+class BroadcastTo(UnaryFunction):
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        try:
+            # A copy, not NumPy's read-only view: outputs (and so gradients) must stay writable.
+            return np.broadcast_to(x, self.shape).copy()
+        except ValueError:
+            msg = f"broadcast_to: cannot broadcast shape {x.shape} to {self.shape}"
+            raise ShapeError(msg) from None
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return sum_to(gy, self.inputs[0].shape)
+
+
+@typechecked
+def broadcast_to(x: Variable | Arr, shape: Shape) -> Variable:
+    """`x` broadcast to `shape` (NumPy rules); the gradient sums back. Returns `x` itself when the
+    shape is unchanged; raises ShapeError when the shapes do not broadcast."""
+    x = as_variable(x)
+    shape = check_shape("broadcast_to", shape)
+    if x.shape == shape:
+        return x
+    return BroadcastTo(shape)(x)
+
+
+@final
+class SumTo(UnaryFunction):
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return sum_to_array(x, self.shape)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+@typechecked
+def sum_to(x: Variable | Arr, shape: Shape) -> Variable:
+    """Sum `x` down to `shape`, the inverse of broadcasting: ``shape`` must broadcast to ``x.shape``.
+    Returns `x` itself when the shape is unchanged; raises ShapeError otherwise."""
+    x = as_variable(x)
+    shape = check_shape("sum_to", shape)
+    if x.shape == shape:
+        return x
+    return SumTo(shape)(x)

@@ -1,0 +1,49 @@
+"""NumPy-level helpers kept from DeZero's utils, typed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, Shape
+from typed_dezero.core.variable import Variable
+from typed_dezero.functions._util import as_f64, normalize_axis, sum_to_array
+
+__all__ = ["array_allclose", "array_equal", "logsumexp", "pair", "sum_to"]
+
+
+@typechecked
+def sum_to(x: Arr, shape: Shape) -> Arr:
+    """Sum the array `x` down to `shape` (the inverse of broadcasting `shape` to ``x.shape``)."""
+    return sum_to_array(x, shape)
+
+
+@typechecked
+def logsumexp(x: Arr, axis: int = 1) -> Arr:
+    """``log(sum(exp(x), axis, keepdims=True))`` computed stably (the maximum is factored out)."""
+    (ax,) = normalize_axis("logsumexp", axis, x.ndim)
+    m = np.max(x, axis=ax, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return as_f64(m + np.log(np.sum(np.exp(x - m), axis=ax, keepdims=True)))
+
+
+@typechecked
+def pair(x: int | tuple[int, int]) -> tuple[int, int]:
+    """An int `x` as ``(x, x)``; a pair of ints unchanged (kernel sizes, strides, paddings)."""
+    return (x, x) if isinstance(x, int) else x
+
+
+def _data(x: Variable | Arr) -> Arr:
+    return x.data if isinstance(x, Variable) else x
+
+
+@typechecked
+def array_equal(a: Variable | Arr, b: Variable | Arr) -> bool:
+    """Whether two arrays (or Variables' data) have the same shape and elements."""
+    return bool(np.array_equal(_data(a), _data(b)))
+
+
+@typechecked
+def array_allclose(a: Variable | Arr, b: Variable | Arr, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """Whether two arrays (or Variables' data) are elementwise equal within tolerances."""
+    return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol))
