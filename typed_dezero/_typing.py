@@ -61,6 +61,11 @@ def is_tuple(x: object) -> TypeGuard[tuple[object, ...]]:
     return type(x) is tuple
 
 
+def is_list(x: object) -> TypeGuard[list[object]]:
+    """True for a list."""
+    return type(x) is list
+
+
 def describe(x: object) -> str:
     """A short description of a value for error messages: its type, and dtype/shape for arrays."""
     dtype: object = getattr(x, "dtype", None)
@@ -68,7 +73,7 @@ def describe(x: object) -> str:
     text = repr(x)
     kind = type(x).__name__
     if isinstance(x, np.ndarray):
-        return f"numpy.ndarray of dtype {dtype} and shape {shape}"
+        return f"numpy.{kind} of dtype {dtype} and shape {shape}"
     if isinstance(x, np.generic):
         return f"numpy scalar {kind} ({text})"
     if len(text) > 40:
@@ -78,6 +83,10 @@ def describe(x: object) -> str:
 
 def f64_hint(x: object) -> str:
     """How to turn `x` into what typed_dezero needs, for error messages."""
+    if isinstance(x, np.float64):
+        return "NumPy returns such scalars from operations on 0-d arrays: wrap the result in np.asarray(...)"
+    if isinstance(x, np.matrix):
+        return "convert it with np.asarray(x) (np.matrix changes the meaning of *)"
     if isinstance(x, np.ndarray):
         return "convert it with x.astype(np.float64)"
     return "create one with np.asarray(x, dtype=np.float64)"

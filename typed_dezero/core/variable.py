@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeGuard, overload
 
 import numpy as np
@@ -199,6 +200,11 @@ class Variable:
             msg = f"len() of a 0-d {type(self).__name__} is undefined (shape ())"
             raise DezeroTypeError(msg)
         return len(self._data)
+
+    def __iter__(self) -> Iterator[Variable]:
+        """Iterate over the first axis, as over an ndarray (each item is differentiable)."""
+        for i in range(len(self)):
+            yield shape_ops.get_item(self, i)
 
     def __repr__(self) -> str:
         prefix = type(self).__name__.lower()

@@ -8,7 +8,7 @@ import numpy as np
 from typing_extensions import override
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import Arr, Index, Shape, describe, is_int_array
+from typed_dezero._typing import Arr, Index, Shape, describe, is_int, is_list, is_tuple
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import DezeroIndexError, DezeroTypeError, DezeroValueError, ShapeError
@@ -80,11 +80,27 @@ def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
     return Transpose(axes)(x)
 
 
+def _is_index_part(part: object) -> bool:
+    if is_list(part):
+        return all(is_int(i) for i in part)
+    kind: object = getattr(getattr(part, "dtype", None), "kind", None)
+    if kind is not None:
+        return kind in ("i", "u", "b") and isinstance(part, np.ndarray)
+    return is_int(part) or part is None or part is Ellipsis or isinstance(part, slice)
+
+
+def _index_parts(index: object) -> tuple[object, ...]:
+    return index if is_tuple(index) else (index,)
+
+
 def _check_index(index: Index) -> Index:
-    parts = index if isinstance(index, tuple) else (index,)
-    for part in parts:
-        if isinstance(part, np.ndarray) and not (is_int_array(part) or part.dtype == np.bool_):
-            msg = f"get_item: index arrays must be of an integer or bool dtype, got {describe(part)}"
+    # Checked by hand rather than by the runtime checker, for a message that names the bad part.
+    for part in _index_parts(index):
+        if not _is_index_part(part):
+            msg = (
+                "get_item: an index must be made of ints, slices, None, Ellipsis and integer or bool "
+                f"arrays, got {describe(part)}"
+            )
             raise DezeroTypeError(msg)
     return index
 
@@ -128,7 +144,6 @@ class GetItemGrad(UnaryFunction):
         return get_item(gy, self.index)
 
 
-@typechecked
 def get_item(x: Variable | Arr, index: Index) -> Variable:
     """``x[index]`` with NumPy's basic slicing and integer/bool array indexing. The gradient
     scatters back, summing over repeated indices. Raises IndexError for out-of-range indices."""

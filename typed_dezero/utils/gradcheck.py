@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -22,9 +23,9 @@ Outputs = Variable | tuple[Variable, ...]
 def numerical_diff(f: Callable[[Variable], Variable], x: Variable, eps: float = 1e-4) -> Arr:
     """Central difference ``(f(x + eps) - f(x - eps)) / (2 eps)``, elementwise (the founding notebook's
     derivative of an elementwise `f`). `x` is left unchanged."""
-    y0 = f(Variable(x.data - eps))
-    y1 = f(Variable(x.data + eps))
-    return (y1.data - y0.data) / (2 * eps)
+    y0 = f(Variable(np.asarray(x.data - eps)))
+    y1 = f(Variable(np.asarray(x.data + eps)))
+    return np.asarray((y1.data - y0.data) / (2 * eps))
 
 
 def _weighted_sum(out: Outputs, weights: list[Arr]) -> float:
@@ -42,8 +43,25 @@ def _cotangents(out: Outputs, rng: np.random.Generator) -> list[Arr]:
     return [rng.uniform(0.5, 1.5, size=o.shape) for o in outs]
 
 
+Input = Variable | Arr
+# The overloads give a lambda's parameters the type Variable (pyright infers them from the first
+# three); any number of inputs works through the last one.
+
+
+@overload
+def numerical_grad(f: Callable[[Variable], Outputs], x0: Input, /, *, eps: float = ...) -> list[Arr]: ...
+@overload
+def numerical_grad(
+    f: Callable[[Variable, Variable], Outputs], x0: Input, x1: Input, /, *, eps: float = ...
+) -> list[Arr]: ...
+@overload
+def numerical_grad(
+    f: Callable[[Variable, Variable, Variable], Outputs], x0: Input, x1: Input, x2: Input, /, *, eps: float = ...
+) -> list[Arr]: ...
+@overload
+def numerical_grad(f: Callable[..., Outputs], *inputs: Input, eps: float = ...) -> list[Arr]: ...
 @typechecked
-def numerical_grad(f: Callable[..., Outputs], *inputs: Variable | Arr, eps: float = 1e-4) -> list[Arr]:
+def numerical_grad(f: Callable[..., Outputs], *inputs: Input, eps: float = 1e-4) -> list[Arr]:
     """Central-difference gradients of ``sum(f(*inputs))`` with respect to every input.
 
     For several outputs the sum runs over all of them. The inputs are left unchanged.
@@ -116,10 +134,59 @@ def _analytic_grads(
     return [x.grad if x.grad is not None else Variable(np.zeros_like(x.data)) for x in xs]
 
 
+@overload
+def gradient_check(
+    f: Callable[[Variable], Outputs],
+    x0: Input,
+    /,
+    *,
+    order: int = ...,
+    eps: float = ...,
+    rtol: float = ...,
+    atol: float = ...,
+    seed: int = ...,
+) -> GradientCheckResult: ...
+@overload
+def gradient_check(
+    f: Callable[[Variable, Variable], Outputs],
+    x0: Input,
+    x1: Input,
+    /,
+    *,
+    order: int = ...,
+    eps: float = ...,
+    rtol: float = ...,
+    atol: float = ...,
+    seed: int = ...,
+) -> GradientCheckResult: ...
+@overload
+def gradient_check(
+    f: Callable[[Variable, Variable, Variable], Outputs],
+    x0: Input,
+    x1: Input,
+    x2: Input,
+    /,
+    *,
+    order: int = ...,
+    eps: float = ...,
+    rtol: float = ...,
+    atol: float = ...,
+    seed: int = ...,
+) -> GradientCheckResult: ...
+@overload
+def gradient_check(
+    f: Callable[..., Outputs],
+    *inputs: Input,
+    order: int = ...,
+    eps: float = ...,
+    rtol: float = ...,
+    atol: float = ...,
+    seed: int = ...,
+) -> GradientCheckResult: ...
 @typechecked
 def gradient_check(
     f: Callable[..., Outputs],
-    *inputs: Variable | Arr,
+    *inputs: Input,
     order: int = 1,
     eps: float = 1e-4,
     rtol: float = 1e-4,

@@ -1,0 +1,247 @@
+"""Function: the engine, the typed arity bases, and the runtime checks of users' subclasses."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+from typing_extensions import override
+
+import typed_dezero.functions as F
+from typed_dezero import (
+    Arr,
+    BinaryFunction,
+    Function,
+    GraphError,
+    ShapeError,
+    TernaryFunction,
+    TwoOutputFunction,
+    UnaryFunction,
+    Variable,
+    no_grad,
+)
+from typed_dezero.functions.math import Exp, Square
+
+
+class Scales(TwoOutputFunction):
+    """x -> (2x, 3x): a two-output function for the tests."""
+
+    @override
+    def forward(self, x: Arr, /) -> tuple[Arr, Arr]:
+        return 2.0 * x, 3.0 * x
+
+    @override
+    def backward(self, gy0: Variable, gy1: Variable, /) -> Variable:
+        return 2.0 * gy0 + 3.0 * gy1
+
+
+class FusedMulAdd(TernaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, x2: Arr, /) -> Arr:
+        return x0 * x1 + x2
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
+        x0, x1, _ = self.inputs
+        return gy * x1, gy * x0, gy
+
+
+class Hypot(BinaryFunction):
+    @override
+    def forward(self, x0: Arr, x1: Arr, /) -> Arr:
+        return np.sqrt(x0**2 + x1**2)
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x0, x1 = self.inputs
+        r = F.sqrt(x0**2 + x1**2)
+        return gy * x0 / r, gy * x1 / r
+
+
+def test_unary_call_records_graph() -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    f = Square()
+    y = f(x)
+    assert isinstance(y, Variable)
+    np.testing.assert_array_equal(y.data, [1.0, 4.0])
+    assert y.creator is f
+    assert f.inputs == (x,)
+    assert [r() for r in f.outputs] == [y]
+    assert f.generation == 0
+    assert y.generation == 1
+
+
+def test_outputs_are_weak_references() -> None:
+    x = Variable(np.ones(2))
+    f = Square()
+    y = f(x)
+    ref = weakref.ref(y)
+    del y
+    gc.collect()
+    assert ref() is None
+    assert f.outputs[0]() is None
+
+
+def test_no_graph_is_recorded_without_backprop() -> None:
+    x = Variable(np.ones(2))
+    f = Exp()
+    with no_grad():
+        y = f(x)
+    assert y.creator is None
+    assert y.generation == 0
+    assert f.inputs == ()
+    assert f.outputs == ()
+    assert f.generation == 0
+
+
+def test_zero_d_results_become_0d_arrays() -> None:
+    y = Square()(Variable(np.array(3.0)))
+    assert isinstance(y.data, np.ndarray)
+    assert y.data.shape == ()
+    assert y.data.dtype == np.float64
+
+
+def test_a_function_instance_is_one_graph_node() -> None:
+    f = Square()
+    f(Variable(np.ones(1)))
+    with pytest.raises(GraphError, match="already called while recording a graph"):
+        f(Variable(np.ones(1)))
+    with no_grad():
+        g = Square()
+        g(Variable(np.ones(1)))
+        g(Variable(np.ones(1)))  # reuse without recording is harmless
+
+
+def test_inputs_may_be_arrays_or_python_numbers() -> None:
+    y = Hypot()(np.array(3.0), 4)
+    assert float(y.data) == 5.0
+    y2 = Hypot()(Variable(np.array(3.0)), 4.0)
+    assert float(y2.data) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        (np.array([1, 2]), "numpy.ndarray of dtype int64"),
+        (np.array([1.0], dtype=np.float32), "dtype float32"),
+        (True, "bool"),
+        ("3", "str"),
+        ([1.0], "list"),
+        (np.float32(1.0), "numpy scalar float32"),
+    ],
+)
+def test_bad_inputs_raise_type_error_naming_the_function(bad: object, what: str) -> None:
+    with pytest.raises(TypeError, match=rf"Square: input 0 must be a Variable, .*{what}"):
+        Square()(bad)  # type: ignore[arg-type]
+
+
+def test_ternary_function() -> None:
+    a, b, c = (Variable(np.array([v])) for v in (2.0, 3.0, 4.0))
+    y = FusedMulAdd()(a, b, c)
+    y.backward()
+    assert float(y.data[0]) == 10.0
+    assert a.grad is not None
+    assert b.grad is not None
+    assert c.grad is not None
+    assert (float(a.grad.data[0]), float(b.grad.data[0]), float(c.grad.data[0])) == (3.0, 2.0, 1.0)
+
+
+def test_two_output_function_returns_a_pair_and_backpropagates_both() -> None:
+    x = Variable(np.arange(3.0))
+    y0, y1 = Scales()(x)
+    np.testing.assert_array_equal(y0.data, [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(y1.data, [0.0, 3.0, 6.0])
+    (y0 * y1).sum().backward()  # d/dx (6 x^2) = 12 x
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [0.0, 12.0, 24.0])
+
+
+def test_an_output_without_gradient_contributes_zeros_even_when_dropped() -> None:
+    x = Variable(np.arange(3.0))
+    y0, y1 = Scales()(x)
+    del y1
+    gc.collect()
+    y0.sum().backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    x.cleargrad()
+    z0, _ = Scales()(x)
+    z0.sum().backward()  # the second output is alive but unused
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+
+
+class ReturnsInts(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x.astype(np.int64)  # pyright: ignore[reportReturnType]  (mypy misses a dtype here)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy
+
+
+class ReturnsArrayGrad(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x * 1.0
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy.data  # type: ignore[return-value]
+
+
+class WrongGradShape(UnaryFunction):
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x[:1] * 1.0
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy
+
+
+def test_runtime_checks_catch_a_forward_returning_ints() -> None:
+    with pytest.raises(TypeError, match=r"ReturnsInts.forward\(\) return"):
+        ReturnsInts()(np.ones(2))
+
+
+def test_runtime_checks_catch_a_backward_returning_arrays() -> None:
+    y = ReturnsArrayGrad()(np.ones(2))
+    with pytest.raises(TypeError, match=r"ReturnsArrayGrad.backward\(\) return"):
+        y.backward()
+
+
+def test_engine_checks_gradient_shapes() -> None:
+    y = WrongGradShape()(Variable(np.ones(3)))
+    with pytest.raises(
+        ShapeError, match=r"WrongGradShape.backward returned a gradient of shape \(1,\) for input 0"
+    ):
+        y.backward()
+
+
+def test_abstract_bases_cannot_be_instantiated_incomplete() -> None:
+    class NoBackward(UnaryFunction):
+        @override
+        def forward(self, x: Arr, /) -> Arr:
+            return x
+
+    with pytest.raises(TypeError, match="abstract"):
+        NoBackward()  # type: ignore[abstract]
+
+
+def test_plain_function_without_forward_or_backward() -> None:
+    class Nothing(Function):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Nothing must define forward"):
+        Nothing()(np.ones(1))
+
+    class ForwardOnly(Function):
+        def forward(self, x: Arr) -> Arr:
+            return x * 2.0
+
+    y = ForwardOnly()(np.ones(1))
+    with pytest.raises(NotImplementedError, match="ForwardOnly does not define backward"):
+        y.backward()

@@ -1,0 +1,93 @@
+"""The public surface: what __all__ lists exists, nothing private leaks, imports stay lean."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import typed_dezero
+
+PUBLIC_MODULES = ["typed_dezero", "typed_dezero.functions", "typed_dezero.utils", "typed_dezero.core"]
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_all_names_exist_and_are_public(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    names: list[str] = module.__all__
+    assert len(names) == len(set(names)), "duplicates in __all__"
+    for name in names:
+        assert hasattr(module, name), f"{module_name}.{name} is listed but missing"
+        assert not name.startswith("_") or name == "__version__", f"private name {name} exported"
+
+
+def test_dezero_names_are_at_the_top_level() -> None:
+    for name in [
+        "Variable",
+        "Parameter",
+        "Function",
+        "Config",
+        "using_config",
+        "no_grad",
+        "test_mode",
+        "as_array",
+        "as_variable",
+        "functions",
+        "utils",
+    ]:
+        assert name in typed_dezero.__all__
+
+
+def _run(code: str, **env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+    return result.stdout.strip()
+
+
+def test_imports_only_declared_runtime_dependencies() -> None:
+    code = """
+        import sys
+        before = set(sys.modules)
+        import typed_dezero, typed_dezero.functions, typed_dezero.utils
+        tops = {m.split(".")[0] for m in set(sys.modules) - before}
+        print(" ".join(sorted(t for t in tops if t not in sys.stdlib_module_names and not t.startswith("_"))))
+    """
+    third_party = set(_run(code).split())
+    assert third_party <= {"typed_dezero", "numpy", "beartype", "typing_extensions"}, third_party
+
+
+CHECKED_SUBCLASS = """
+    import numpy as np
+    from typed_dezero import Arr, UnaryFunction, Variable, RUNTIME_CHECKS
+
+    class Lies(UnaryFunction):
+        def forward(self, x: Arr, /) -> Arr:
+            return x.astype(np.float32)  # violates its own annotation
+
+        def backward(self, gy: Variable, /) -> Variable:
+            return gy
+
+    try:
+        Lies()(np.ones(2))
+    except TypeError as e:
+        print(RUNTIME_CHECKS, type(e).__name__, "beartype" if "violates type hint" in str(e) else "engine")
+"""
+
+
+def test_runtime_checks_are_on_by_default() -> None:
+    assert _run(CHECKED_SUBCLASS) == "True DezeroTypeError beartype"
+
+
+def test_runtime_checks_switch_off_with_the_environment_variable() -> None:
+    # With beartype off, the engine's own float64 guard still rejects the output.
+    assert _run(CHECKED_SUBCLASS, TYPED_DEZERO_TYPECHECK="0") == "False DezeroTypeError engine"
