@@ -93,6 +93,7 @@ def test_gradient_check_argument_errors() -> None:
         gradient_check(F.sin, np.ones(2), order=3)
     with pytest.raises(ValueError, match="needs at least one input"):
         gradient_check(F.sin)
+
     def returns_array(v: Variable) -> Arr:
         return v.data
 

@@ -56,7 +56,13 @@ def numerical_grad(
 ) -> list[Arr]: ...
 @overload
 def numerical_grad(
-    f: Callable[[Variable, Variable, Variable], Outputs], x0: Input, x1: Input, x2: Input, /, *, eps: float = ...
+    f: Callable[[Variable, Variable, Variable], Outputs],
+    x0: Input,
+    x1: Input,
+    x2: Input,
+    /,
+    *,
+    eps: float = ...,
 ) -> list[Arr]: ...
 @overload
 def numerical_grad(f: Callable[..., Outputs], *inputs: Input, eps: float = ...) -> list[Arr]: ...
