@@ -7,6 +7,8 @@ Each family contributes a list of :class:`GradCase` from its ``cases_<family>.py
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +54,13 @@ def drawn(*arrays: st.SearchStrategy[Arr], **kwargs: st.SearchStrategy[Any]) -> 
 
 
 def all_cases() -> list[GradCase]:
-    from tests.functions import cases_core
+    """The rows of every ``tests/functions/cases_*.py`` module, in module-name order."""
+    import tests.functions as package
 
-    return [*cases_core.CASES]
+    cases: list[GradCase] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("cases_"):
+            module = importlib.import_module(f"tests.functions.{info.name}")
+            rows: list[GradCase] = module.CASES
+            cases.extend(rows)
+    return cases
