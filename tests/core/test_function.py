@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from typing import Any
 
 import numpy as np
 import pytest
@@ -245,3 +246,77 @@ def test_plain_function_without_forward_or_backward() -> None:
     y = ForwardOnly()(np.ones(1))
     with pytest.raises(NotImplementedError, match="ForwardOnly does not define backward"):
         y.backward()
+
+
+class CubeWithArrays(UnaryFunction):
+    """A user Function with both backward flavours."""
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x**3
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * 3.0 * x**2
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * 3.0 * self.inputs[0].data ** 2
+
+
+def test_user_backward_data_is_used_without_create_graph() -> None:
+    assert CubeWithArrays.has_backward_data
+    assert not Square.has_backward_data or Square.has_backward_data  # built-ins may define it too
+    assert not UnaryFunction.has_backward_data
+    x = Variable(np.array([2.0, -1.0]))
+    CubeWithArrays()(x).sum().backward()
+    assert x.grad is not None
+    assert x.grad.creator is None
+    np.testing.assert_array_equal(x.grad.data, [12.0, 3.0])
+    x.cleargrad()
+    y = CubeWithArrays()(x).sum()
+    y.backward(create_graph=True)
+    assert x.grad is not None
+    assert x.grad.creator is not None  # the differentiable backward ran
+
+
+class BadArrays(Function):
+    """backward_data returning whatever it is told to (typed Any, so only the engine checks it)."""
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def forward(self, x0: Arr, x1: Arr) -> Arr:
+        return x0 * x1
+
+    def backward(self, gy: Variable) -> tuple[Variable, Variable]:
+        return gy, gy
+
+    def backward_data(self, *gys: Any, **kwargs: Any) -> Any:
+        return self.result
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [
+        ((np.ones(2),), TypeError, r"BadArrays.backward_data returned 1 gradient\(s\) for 2 input\(s\)"),
+        ((np.ones(2), np.ones(3)), ShapeError, r"gradient of shape \(3,\) for input 1 of shape \(2,\)"),
+        ((np.ones(2), np.ones(2, dtype=np.int64)), TypeError, r"must return a float64 array per input"),
+    ],
+)
+def test_engine_checks_backward_data_results(result: object, error: type[Exception], message: str) -> None:
+    y = BadArrays(result)(np.ones(2), np.ones(2))
+    with pytest.raises(error, match=message):
+        y.sum().backward()
+
+
+def test_backward_data_may_return_numpy_scalars_for_0d() -> None:
+    y = BadArrays((np.float64(2.0), np.float64(3.0)))(np.array(1.0), np.array(1.0))
+    assert BadArrays.has_backward_data
+    y.backward()
+    assert y.creator is not None
+    x0, x1 = y.creator.inputs
+    assert x0.grad is not None
+    assert x1.grad is not None
+    assert (float(x0.grad.data), float(x1.grad.data)) == (2.0, 3.0)

@@ -64,6 +64,26 @@ def test_gradients_have_input_shape_and_dtype(case: GradCase, data: st.DataObjec
         assert x.grad.dtype == np.float64
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@given(data=st.data())
+def test_array_and_graph_backward_agree(case: GradCase, data: st.DataObject) -> None:
+    """backward() may take the array fast path (backward_data); backward(create_graph=True) always
+    goes through the differentiable backward: both must give the same first gradients."""
+    d = data.draw(case.inputs)
+    grads: list[list[np.ndarray]] = []
+    for create_graph in (False, True):
+        xs = [Variable(a.copy()) for a in d.arrays]
+        out = case.fn(*xs, **d.kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        total = (outs[0] * 1.5).sum()
+        for o in outs[1:]:
+            total = total + o.sum()
+        total.backward(create_graph=create_graph)
+        grads.append([x.grad.data if x.grad is not None else np.zeros_like(x.data) for x in xs])
+    for fast, graph in zip(*grads, strict=True):
+        np.testing.assert_allclose(fast, graph, rtol=1e-12, atol=1e-12)
+
+
 def test_registry_is_complete() -> None:
     public = {
         name for name in F.__all__ if inspect.isfunction(getattr(F, name)) and name not in NOT_DIFFERENTIABLE

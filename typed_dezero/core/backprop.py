@@ -1,5 +1,7 @@
-"""What the backward walk (Variable.backward) asks of each Function: its output gradients, with
-zeros for outputs that got none, and its input gradients, checked against the inputs."""
+"""One step of the backward walk (Variable.backward) for one Function: gather its output
+gradients (zeros for outputs that got none), run its backward, and check one gradient of the right
+shape per input. Two flavours: on Variables (`backward`, differentiable) and, when no graph of the
+backward pass is wanted, on plain arrays (`backward_data`, when the Function defines it)."""
 
 from __future__ import annotations
 
@@ -7,47 +9,81 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from typed_dezero._typing import describe, is_tuple
+from typed_dezero._typing import Arr, describe, is_f64_array, is_tuple
 from typed_dezero.errors import DezeroTypeError, ShapeError
 
 if TYPE_CHECKING:
     from typed_dezero.core.function import Function
 
-__all__ = ["call_backward", "output_grads"]
+__all__ = ["backward_step", "check_array_grads", "gradient_shape_error", "zeros_for_output"]
 
 
-def output_grads(f: Function[Any, Any]) -> list[Variable]:
-    """The gradient of each output of `f`; zeros for an output that got none (unused or dropped)."""
+def _output_grad(f: Function[Any, Any], i: int) -> Variable | None:
+    y = f.outputs[i]()
+    return None if y is None else y.grad
+
+
+def zeros_for_output(f: Function[Any, Any], i: int) -> Arr:
+    y = f.outputs[i]()
+    # An output that got no gradient (unused or dropped) contributes zeros.
+    return np.zeros(f.output_shapes[i] if y is None else y.shape, dtype=np.float64)
+
+
+def _count_error(f: Function[Any, Any], method: str, n: int) -> DezeroTypeError:
+    msg = f"{type(f).__name__}.{method} returned {n} gradient(s) for {len(f.inputs)} input(s)"
+    return DezeroTypeError(msg)
+
+
+def gradient_shape_error(f: Function[Any, Any], method: str, i: int, got: tuple[int, ...]) -> ShapeError:
+    msg = (
+        f"{type(f).__name__}.{method} returned a gradient of shape {got} for input {i} "
+        f"of shape {f.inputs[i].shape}"
+    )
+    return ShapeError(msg)
+
+
+def backward_step(f: Function[Any, Any]) -> tuple[Variable, ...]:
+    """Run ``f.backward`` on the output gradients; one checked gradient Variable per input."""
     gys: list[Variable] = []
-    for i, ref in enumerate(f.outputs):
-        y = ref()
-        gy = None if y is None else y.grad
-        if gy is None:
-            shape = f.output_shapes[i] if y is None else y.shape
-            gy = Variable(np.zeros(shape, dtype=np.float64))
-        gys.append(gy)
-    return gys
-
-
-def call_backward(f: Function[Any, Any], gys: list[Variable]) -> tuple[Variable, ...]:
-    """Run ``f.backward`` and check that it returned one Variable of the right shape per input."""
+    for i in range(len(f.outputs)):
+        gy = _output_grad(f, i)
+        gys.append(gy if gy is not None else Variable(zeros_for_output(f, i)))
     result: object = f.backward(*gys)
     gxs = result if is_tuple(result) else (result,)
-    name = type(f).__name__
     if len(gxs) != len(f.inputs):
-        msg = f"{name}.backward returned {len(gxs)} gradient(s) for {len(f.inputs)} input(s)"
-        raise DezeroTypeError(msg)
+        raise _count_error(f, "backward", len(gxs))
     checked: list[Variable] = []
-    for i, (x, gx) in enumerate(zip(f.inputs, gxs, strict=True)):
+    for i, gx in enumerate(gxs):
         if not is_variable(gx):
             msg = (
-                f"{name}.backward must return a Variable per input, returned {describe(gx)} for input {i}; "
-                "compute gradients with Variables (e.g. gy * x) so they stay differentiable"
+                f"{type(f).__name__}.backward must return a Variable per input, returned {describe(gx)} for "
+                f"input {i}; compute gradients with Variables (e.g. gy * x) so they stay differentiable"
             )
             raise DezeroTypeError(msg)
-        if gx.shape != x.shape:
-            msg = f"{name}.backward returned a gradient of shape {gx.shape} for input {i} of shape {x.shape}"
-            raise ShapeError(msg)
+        if gx.shape != f.inputs[i].shape:
+            raise gradient_shape_error(f, "backward", i, gx.shape)
+        checked.append(gx)
+    return tuple(checked)
+
+
+def check_array_grads(f: Function[Any, Any], result: object) -> tuple[Arr, ...]:
+    """The result of ``f.backward_data``, checked: one float64 array of each input's shape."""
+    gxs = result if is_tuple(result) else (result,)
+    if len(gxs) != len(f.inputs):
+        raise _count_error(f, "backward_data", len(gxs))
+    checked: list[Arr] = []
+    for i, item in enumerate(gxs):
+        gx = item
+        if not is_f64_array(gx):
+            if not isinstance(gx, np.float64):
+                msg = (
+                    f"{type(f).__name__}.backward_data must return a float64 array per input, returned "
+                    f"{describe(gx)} for input {i}"
+                )
+                raise DezeroTypeError(msg)
+            gx = np.asarray(gx)  # NumPy returns scalars from 0-d operations
+        if gx.shape != f.inputs[i].shape:
+            raise gradient_shape_error(f, "backward_data", i, gx.shape)
         checked.append(gx)
     return tuple(checked)
 

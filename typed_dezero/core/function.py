@@ -53,7 +53,10 @@ class Function(ABC, Generic[In, Out]):
     generation: int = 0
     output_shapes: tuple[Shape, ...] = ()
 
-    _checked_methods: ClassVar[tuple[str, ...]] = ("forward", "backward")
+    has_backward_data: ClassVar[bool] = False
+    """Whether the class defines :meth:`backward_data` (set when the class is created)."""
+
+    _checked_methods: ClassVar[tuple[str, ...]] = ("forward", "backward", "backward_data")
 
     @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -63,7 +66,9 @@ class Function(ABC, Generic[In, Out]):
             method = cls.__dict__.get(name)
             if method is None or getattr(method, "__isabstractmethod__", False):
                 continue
-            wrap = typechecked_forward if name == "forward" else typechecked
+            if name == "backward_data" and cls.__module__ != __name__:
+                cls.has_backward_data = True  # the arity bases below only declare it
+            wrap = typechecked if name == "backward" else typechecked_forward
             setattr(cls, name, wrap(method))
 
     @overload
@@ -79,30 +84,37 @@ class Function(ABC, Generic[In, Out]):
     @overload
     def __call__(self: Function[tuple[Arr, ...], Arr | tuple[Arr, ...]], *inputs: Operand) -> Any: ...
     def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:
-        xs = tuple([x if is_variable(x) else _operand_to_variable(self, i, x) for i, x in enumerate(inputs)])
+        # The hot path of the library (one call per operation): no needless work here.
+        xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
         ys: object = self.forward(*[x.data for x in xs])
-        if is_tuple(ys):
-            outputs = tuple([Variable(_as_output(self, y)) for y in ys])
-        else:
-            outputs = (Variable(_as_output(self, ys)),)
+        if not is_tuple(ys):
+            y = _output_variable(self, ys)
+            if enable_backprop_var.get():
+                self._record(xs)
+                y.creator = self
+                y.generation = self.generation + 1
+                self.outputs = (weakref.ref(y),)
+            return y
+        outputs = tuple([_output_variable(self, y) for y in ys])
         if enable_backprop_var.get():
-            if self.outputs:
-                msg = (
-                    f"{type(self).__name__} instance was already called while recording a graph; a Function "
-                    "instance is one node of the graph, so create a new one per call"
-                )
-                raise GraphError(msg)
-            generation = max([x.generation for x in xs]) if xs else 0
-            self.generation = generation
+            self._record(xs)
             for y in outputs:
                 y.creator = self
-                y.generation = generation + 1
-            self.inputs = xs
+                y.generation = self.generation + 1
             self.outputs = tuple([weakref.ref(y) for y in outputs])
-            if len(outputs) > 1:
-                # backward feeds zeros for an output that got no gradient, even once it is dropped
-                self.output_shapes = tuple([y.shape for y in outputs])
+            # backward feeds zeros for an output that got no gradient, even once it is dropped
+            self.output_shapes = tuple([y.shape for y in outputs])
         return outputs[0] if len(outputs) == 1 else outputs
+
+    def _record(self, xs: tuple[Variable, ...]) -> None:
+        if self.outputs:
+            msg = (
+                f"{type(self).__name__} instance was already called while recording a graph; a Function "
+                "instance is one node of the graph, so create a new one per call"
+            )
+            raise GraphError(msg)
+        self.generation = (xs[0].generation if len(xs) == 1 else max([x.generation for x in xs])) if xs else 0
+        self.inputs = xs
 
     def forward(self, *xs: Any, **kwargs: Any) -> Any:
         """Compute the outputs from the input arrays (float64 arrays in, float64 array(s) out)."""
@@ -114,12 +126,26 @@ class Function(ABC, Generic[In, Out]):
         msg = f"{type(self).__name__} does not define backward(), so it cannot be differentiated"
         raise NotImplementedError(msg)
 
+    def backward_data(self, *gys: Any, **kwargs: Any) -> Any:
+        """Optional: the same gradients as :meth:`backward`, on plain float64 arrays.
 
-def _operand_to_variable(fn: object, position: int, x: object) -> Variable:
+        When a subclass defines it, ``Variable.backward()`` without ``create_graph`` calls it instead
+        of ``backward``: no graph nodes are built for gradients nobody will differentiate, which makes
+        first-order backpropagation much faster. It must agree with ``backward``.
+        """
+        raise _no_backward_data(self)
+
+
+def _no_backward_data(fn: object) -> NotImplementedError:
+    return NotImplementedError(f"{type(fn).__name__} does not define backward_data()")
+
+
+def _operand_to_variable(fn: object, inputs: tuple[object, ...], x: object) -> Variable:
     if is_f64_array(x):
         return Variable(x)
     if is_real_scalar(x):
         return Variable(np.array(x, dtype=np.float64))
+    position = next(i for i, item in enumerate(inputs) if item is x)
     msg = (
         f"{type(fn).__name__}: input {position} must be a Variable, a float64 ndarray or a Python int/float, "
         f"got {describe(x)}"
@@ -129,11 +155,11 @@ def _operand_to_variable(fn: object, position: int, x: object) -> Variable:
     raise DezeroTypeError(msg)
 
 
-def _as_output(fn: object, y: object) -> Arr:
+def _output_variable(fn: object, y: object) -> Variable:
+    if type(y) is np.float64:  # what NumPy returns from operations on 0-d arrays
+        return Variable(np.asarray(y))
     if is_f64_array(y):
-        return y
-    if isinstance(y, np.float64):
-        return np.asarray(y)
+        return Variable(y)
     msg = f"{type(fn).__name__}.forward must return float64 ndarrays, returned {describe(y)}"
     raise DezeroTypeError(msg)
 
@@ -149,6 +175,10 @@ class UnaryFunction(Function[tuple[Arr], Arr]):
     @override
     def backward(self, gy: Variable, /) -> Variable: ...
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        raise _no_backward_data(self)
+
 
 class BinaryFunction(Function[tuple[Arr, Arr], Arr]):
     """Two inputs, one output: ``forward(x0, x1) -> y``, ``backward(gy) -> (gx0, gx1)``."""
@@ -161,6 +191,10 @@ class BinaryFunction(Function[tuple[Arr, Arr], Arr]):
     @override
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable]: ...
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        raise _no_backward_data(self)
+
 
 class TernaryFunction(Function[tuple[Arr, Arr, Arr], Arr]):
     """Three inputs, one output: ``forward(x0, x1, x2) -> y``, ``backward(gy) -> (gx0, gx1, gx2)``."""
@@ -172,6 +206,10 @@ class TernaryFunction(Function[tuple[Arr, Arr, Arr], Arr]):
     @abstractmethod
     @override
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]: ...
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
+        raise _no_backward_data(self)
 
 
 class TwoOutputFunction(Function[tuple[Arr], tuple[Arr, Arr]]):
@@ -188,7 +226,11 @@ class TwoOutputFunction(Function[tuple[Arr], tuple[Arr, Arr]]):
     @override
     def backward(self, gy0: Variable, gy1: Variable, /) -> Variable: ...
 
+    @override
+    def backward_data(self, gy0: Arr, gy1: Arr, /) -> Arr:
+        raise _no_backward_data(self)
+
 
 # Variable's operators call the function library, which subclasses the bases above: import
 # Variable last, once those bases exist, so that the cycle resolves whichever module comes first.
-from typed_dezero.core.variable import Variable, is_variable  # noqa: E402
+from typed_dezero.core.variable import Variable  # noqa: E402

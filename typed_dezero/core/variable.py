@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeGuard, overload
 
 import numpy as np
 
-from typed_dezero._typing import Arr, Axis, Index, Shape, describe, f64_hint, is_f64_array, is_real_scalar
+from typed_dezero._typing import (
+    FLOAT64,
+    Arr,
+    Axis,
+    Index,
+    Shape,
+    describe,
+    f64_hint,
+    is_f64_array,
+    is_real_scalar,
+    is_tuple,
+)
 from typed_dezero.config import enable_backprop_var
 from typed_dezero.errors import DezeroTypeError, ShapeError
 
@@ -55,7 +66,8 @@ class Variable:
     name: str | None
 
     def __init__(self, data: Arr, name: str | None = None) -> None:
-        if not is_f64_array(data):
+        # The common case inline (this runs for every output of every operation), the guard after.
+        if (type(data) is not np.ndarray or data.dtype is not FLOAT64) and not is_f64_array(data):
             raise _data_error(type(self).__name__, data)
         if name is not None and type(name) is not str:
             msg = f"{type(self).__name__}: name must be a str or None, got {describe(name)}"
@@ -134,7 +146,7 @@ class Variable:
                         seen.add(c)
                         stack.append(c)
 
-    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:
+    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:  # noqa: PLR0912 - the hot loop stays in one frame
         """Compute the gradient of this Variable with respect to every Variable it depends on.
 
         The seed gradient is ``grad`` if set, else ones. Gradients accumulate into each input's
@@ -152,23 +164,34 @@ class Variable:
         tie = itertools.count()
         heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, next(tie), creator)]
         seen = {creator}
+        pop, push = heapq.heappop, heapq.heappush
         token = enable_backprop_var.set(create_graph)
         try:
             while heap:
-                f = heapq.heappop(heap)[2]
-                gxs = call_backward(f, output_grads(f))
-                for x, gx in zip(f.inputs, gxs, strict=True):
-                    if x._grad is None:
-                        x._grad = gx
-                    elif create_graph:
-                        x._grad = x._grad + gx
-                    else:
-                        # No graph is wanted: add the arrays without creating an Add node.
-                        x._grad = Variable(np.asarray(x._grad._data + gx._data))
-                    c = x.creator
-                    if c is not None and c not in seen:
-                        seen.add(c)
-                        heapq.heappush(heap, (-c.generation, next(tie), c))
+                f = pop(heap)[2]
+                if not create_graph and f.has_backward_data:
+                    # First-order fast path: the Function's derivative on plain arrays, no graph nodes.
+                    for x, ga in zip(f.inputs, Variable._array_grads(f), strict=True):
+                        old = x._grad
+                        x._grad = Variable(ga if old is None else np.asarray(old._data + ga))
+                        c = x.creator
+                        if c is not None and c not in seen:
+                            seen.add(c)
+                            push(heap, (-c.generation, next(tie), c))
+                else:
+                    for x, gx in zip(f.inputs, backward_step(f), strict=True):
+                        old = x._grad
+                        if old is None:
+                            x._grad = gx
+                        elif create_graph:
+                            x._grad = old + gx
+                        else:
+                            # No graph is wanted: add the arrays without creating an Add node.
+                            x._grad = Variable(np.asarray(old._data + gx._data))
+                        c = x.creator
+                        if c is not None and c not in seen:
+                            seen.add(c)
+                            push(heap, (-c.generation, next(tie), c))
                 if not retain_grad:
                     for ref in f.outputs:
                         y = ref()
@@ -176,6 +199,39 @@ class Variable:
                             y._grad = None
         finally:
             enable_backprop_var.reset(token)
+
+    @staticmethod
+    def _array_grads(f: Function[Any, Any]) -> tuple[Arr, ...]:
+        """``f.backward_data`` on the output gradients' arrays, checked: one float64 array of the
+        right shape per input (see typed_dezero.core.backprop for the Variable flavour)."""
+        outputs = f.outputs
+        if len(outputs) == 1:
+            # A single output is alive: the walk reached f through it.
+            y = outputs[0]()
+            g = None if y is None else y._grad
+            gys: tuple[Arr, ...] = (g._data if g is not None else zeros_for_output(f, 0),)
+        else:
+            gys = tuple([Variable._output_grad_data(f, i) for i in range(len(outputs))])
+        result: object = f.backward_data(*gys)
+        inputs = f.inputs
+        gxs = result if is_tuple(result) else (result,)
+        if len(gxs) == len(inputs):
+            checked: list[Arr] = []
+            for item, x in zip(gxs, inputs, strict=True):
+                # NumPy returns scalars from operations on 0-d arrays
+                gx = np.asarray(item) if type(item) is np.float64 else item
+                if not is_f64_array(gx) or gx.shape != x._data.shape:
+                    break
+                checked.append(gx)
+            else:
+                return tuple(checked)
+        return check_array_grads(f, result)  # raises the precise error
+
+    @staticmethod
+    def _output_grad_data(f: Function[Any, Any], i: int) -> Arr:
+        y = f.outputs[i]()
+        g = None if y is None else y._grad
+        return g._data if g is not None else zeros_for_output(f, i)
 
     # -- array-like properties -----------------------------------------------------------------
 
@@ -356,6 +412,10 @@ def as_variable(obj: Variable | Arr) -> Variable:
 
 # The operators above delegate to the function library, which itself builds on this module; the
 # import sits at the bottom to close that cycle after Variable exists.
-from typed_dezero.core.backprop import call_backward, output_grads  # noqa: E402
+from typed_dezero.core.backprop import (  # noqa: E402
+    backward_step,
+    check_array_grads,
+    zeros_for_output,
+)
 from typed_dezero.functions import arithmetic, linalg, reduction  # noqa: E402
 from typed_dezero.functions import shape as shape_ops  # noqa: E402

@@ -12,6 +12,7 @@ from typed_dezero._typing import Arr
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
 from typed_dezero.core.variable import Operand, Variable
 from typed_dezero.errors import ShapeError
+from typed_dezero.functions._util import sum_to_array
 
 __all__ = ["add", "div", "mul", "neg", "pow", "rdiv", "rsub", "sub"]
 
@@ -29,6 +30,10 @@ def _reduce(gx: Variable, shape: tuple[int, ...]) -> Variable:
     return gx if gx.shape == shape else sum_to(gx, shape)
 
 
+def _reduce_data(gx: Arr, shape: tuple[int, ...]) -> Arr:
+    return gx if gx.shape == shape else sum_to_array(gx, shape)
+
+
 @final
 class Add(BinaryFunction):
     @override
@@ -40,6 +45,11 @@ class Add(BinaryFunction):
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
         return _reduce(gy, x0.shape), _reduce(gy, x1.shape)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs
+        return _reduce_data(gy, x0.shape), _reduce_data(gy, x1.shape)
 
 
 def add(x0: Operand, x1: Operand) -> Variable:
@@ -58,6 +68,11 @@ class Sub(BinaryFunction):
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
         x0, x1 = self.inputs
         return _reduce(gy, x0.shape), _reduce(-gy, x1.shape)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs
+        return _reduce_data(gy, x0.shape), _reduce_data(-gy, x1.shape)
 
 
 def sub(x0: Operand, x1: Operand) -> Variable:
@@ -82,6 +97,11 @@ class Mul(BinaryFunction):
         x0, x1 = self.inputs
         return _reduce(gy * x1, x0.shape), _reduce(gy * x0, x1.shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        return _reduce_data(gy * x1, x0.shape), _reduce_data(gy * x0, x1.shape)
+
 
 def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` elementwise, with broadcasting."""
@@ -102,6 +122,12 @@ class Div(BinaryFunction):
         gx1 = gy * (-x0 / x1**2)
         return _reduce(gx0, x0.shape), _reduce(gx1, x1.shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        gx0 = gy / x1
+        return _reduce_data(gx0, x0.shape), _reduce_data(-gx0 * (x0 / x1), x1.shape)
+
 
 def div(x0: Operand, x1: Operand) -> Variable:
     """``x0 / x1`` elementwise, with broadcasting."""
@@ -121,6 +147,10 @@ class Neg(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
+        return -gy
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
         return -gy
 
 
@@ -148,6 +178,13 @@ class PowConst(UnaryFunction):
             return gy * 0.0
         return gy * (c * x ** (c - 1)) if c != 1 else gy
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        x, c = self.inputs[0].data, self.c
+        if c == 0:
+            return gy * 0.0
+        return gy * (c * x ** (c - 1)) if c != 1 else gy
+
 
 @final
 class Pow(BinaryFunction):
@@ -167,6 +204,18 @@ class Pow(BinaryFunction):
         gx1 = gy * x0**x1 * LogWherePositive()(x0)
         return _reduce(gx0, x0.shape), _reduce(gx1, x1.shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        gx0 = gy * x1 * x0 ** (x1 - 1.0)
+        gx1 = gy * x0**x1 * _log_where_positive(x0)
+        return _reduce_data(gx0, x0.shape), _reduce_data(gx1, x1.shape)
+
+
+def _log_where_positive(x: Arr) -> Arr:
+    positive = x > 0
+    return np.log(np.where(positive, x, 1.0)) * positive
+
 
 @final
 class LogWherePositive(UnaryFunction):
@@ -174,8 +223,7 @@ class LogWherePositive(UnaryFunction):
 
     @override
     def forward(self, x: Arr, /) -> Arr:
-        positive = x > 0
-        return np.log(np.where(positive, x, 1.0)) * positive
+        return _log_where_positive(x)
 
     @override
     def backward(self, gy: Variable, /) -> Variable:

@@ -33,6 +33,10 @@ class Square(UnaryFunction):
         (x,) = self.inputs
         return gy * (2.0 * x)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * (2.0 * self.inputs[0].data)
+
 
 @typechecked
 def square(x: Variable | Arr) -> Variable:
@@ -49,6 +53,10 @@ class Exp(UnaryFunction):
     @override
     def backward(self, gy: Variable, /) -> Variable:
         return gy * _output(self)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * _output(self).data
 
 
 @typechecked
@@ -68,6 +76,10 @@ class Log(UnaryFunction):
         (x,) = self.inputs
         return gy / x
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy / self.inputs[0].data
+
 
 @typechecked
 def log(x: Variable | Arr) -> Variable:
@@ -85,6 +97,10 @@ class Sin(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         (x,) = self.inputs
         return gy * cos(x)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * np.cos(self.inputs[0].data)
 
 
 @typechecked
@@ -104,6 +120,10 @@ class Cos(UnaryFunction):
         (x,) = self.inputs
         return gy * -sin(x)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * -np.sin(self.inputs[0].data)
+
 
 @typechecked
 def cos(x: Variable | Arr) -> Variable:
@@ -120,6 +140,11 @@ class Tanh(UnaryFunction):
     @override
     def backward(self, gy: Variable, /) -> Variable:
         y = _output(self)
+        return gy * (1.0 - y * y)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        y = _output(self).data
         return gy * (1.0 - y * y)
 
 
@@ -139,6 +164,10 @@ class Sqrt(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         return gy / (2.0 * _output(self))
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy / (2.0 * _output(self).data)
+
 
 @typechecked
 def sqrt(x: Variable | Arr) -> Variable:
@@ -156,6 +185,10 @@ class Abs(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         (x,) = self.inputs
         return gy * np.sign(x.data)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * np.sign(self.inputs[0].data)
 
 
 @typechecked
