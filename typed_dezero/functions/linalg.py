@@ -12,7 +12,7 @@ from typed_dezero._typing import Arr, Shape
 from typed_dezero.core.function import BinaryFunction, TernaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import ShapeError
-from typed_dezero.functions._util import as_f64
+from typed_dezero.functions._util import as_f64, sum_to_array
 from typed_dezero.functions.shape import reshape, sum_to, transpose
 
 __all__ = ["linear", "matmul"]
@@ -64,6 +64,16 @@ class MatMul(BinaryFunction):
         gb = sum_to(matmul(_swap_last(a), g), b.shape)
         return reshape(ga, x0.shape), reshape(gb, x1.shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        a = x0.reshape(1, -1) if x0.ndim == 1 else x0
+        b = x1.reshape(-1, 1) if x1.ndim == 1 else x1
+        g = gy.reshape(_matmul_shape("matmul", a.shape, b.shape))
+        ga = sum_to_array(as_f64(np.matmul(g, np.swapaxes(b, -1, -2))), a.shape)
+        gb = sum_to_array(as_f64(np.matmul(np.swapaxes(a, -1, -2), g)), b.shape)
+        return ga.reshape(x0.shape), gb.reshape(x1.shape)
+
 
 @typechecked
 def matmul(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
@@ -83,6 +93,11 @@ class Linear(TernaryFunction):
         x, W, b = self.inputs
         return (*_linear_grads(x, W, gy), sum_to(gy, b.shape))
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
+        x, W, b = self.inputs
+        return (*_linear_grads_data(x.data, W.data, gy), sum_to_array(gy, b.shape))
+
 
 @final
 class LinearNoBias(BinaryFunction):
@@ -95,6 +110,11 @@ class LinearNoBias(BinaryFunction):
         x, W = self.inputs
         return _linear_grads(x, W, gy)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x, W = self.inputs
+        return _linear_grads_data(x.data, W.data, gy)
+
 
 def _linear_grads(x: Variable, W: Variable, gy: Variable) -> tuple[Variable, Variable]:
     gx = matmul(gy, W.T)
@@ -102,6 +122,12 @@ def _linear_grads(x: Variable, W: Variable, gy: Variable) -> tuple[Variable, Var
     x2 = reshape(x, (-1, x.shape[-1])) if x.ndim != 2 else x
     gy2 = reshape(gy, (-1, gy.shape[-1])) if gy.ndim != 2 else gy
     return gx, matmul(x2.T, gy2)
+
+
+def _linear_grads_data(x: Arr, W: Arr, gy: Arr) -> tuple[Arr, Arr]:
+    x2 = x.reshape(-1, x.shape[-1])
+    gy2 = gy.reshape(-1, gy.shape[-1])
+    return as_f64(gy @ W.T), as_f64(x2.T @ gy2)
 
 
 @typechecked

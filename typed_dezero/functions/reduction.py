@@ -23,6 +23,10 @@ def _expand_back(gy: Variable, x_shape: tuple[int, ...], axes: tuple[int, ...]) 
     return broadcast_to(reshape(gy, keepdims_shape(x_shape, axes)), x_shape)
 
 
+def _expand_back_data(gy: Arr, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> Arr:
+    return np.broadcast_to(gy.reshape(keepdims_shape(x_shape, axes)), x_shape).copy()
+
+
 @final
 class Sum(UnaryFunction):
     def __init__(self, axes: tuple[int, ...], keepdims: bool) -> None:
@@ -36,6 +40,10 @@ class Sum(UnaryFunction):
     @override
     def backward(self, gy: Variable, /) -> Variable:
         return _expand_back(gy, self.inputs[0].shape, self.axes)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _expand_back_data(gy, self.inputs[0].shape, self.axes)
 
 
 @typechecked
@@ -81,12 +89,19 @@ class _Extremum(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
+        return _expand_back(gy, self.inputs[0].shape, self.axes) * self._shares()
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _expand_back_data(gy, self.inputs[0].shape, self.axes) * self._shares()
+
+    def _shares(self) -> Arr:
+        """Each element's share of its slice's gradient: 1/k for the k tied extrema, 0 elsewhere."""
         x = self.inputs[0].data
         y = self.outputs[0]()
         y_data = y.data if y is not None else self.forward(x)  # the output may be released already
         hit = x == y_data.reshape(keepdims_shape(x.shape, self.axes))
-        share = as_f64(hit / np.sum(hit, axis=self.axes, keepdims=True))
-        return _expand_back(gy, x.shape, self.axes) * share
+        return as_f64(hit / np.sum(hit, axis=self.axes, keepdims=True))
 
 
 @final

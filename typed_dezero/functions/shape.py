@@ -36,6 +36,10 @@ class Reshape(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         return reshape(gy, self.inputs[0].shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy.reshape(self.inputs[0].shape)
+
 
 @typechecked
 def reshape(x: Variable | Arr, shape: Shape) -> Variable:
@@ -58,9 +62,14 @@ class Transpose(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
-        if self.axes is None:
-            return transpose(gy, None)
-        return transpose(gy, tuple(int(i) for i in np.argsort(self.axes)))
+        return transpose(gy, self._inverse())
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return np.transpose(gy, self._inverse())
+
+    def _inverse(self) -> Shape | None:
+        return None if self.axes is None else tuple(int(i) for i in np.argsort(self.axes))
 
 
 @typechecked
@@ -122,6 +131,10 @@ class GetItem(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         return GetItemGrad(self.index, self.inputs[0].shape)(gy)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _scatter_add(gy, self.index, self.inputs[0].shape)
+
 
 @final
 class GetItemGrad(UnaryFunction):
@@ -133,15 +146,23 @@ class GetItemGrad(UnaryFunction):
 
     @override
     def forward(self, x: Arr, /) -> Arr:
-        gx = np.zeros(self.in_shape, dtype=np.float64)
-        # numpy's stub for ufunc.at lists only integer-array indices; slices, Ellipsis and None work too.
-        index: Any = self.index
-        np.add.at(gx, index, x)
-        return gx
+        return _scatter_add(x, self.index, self.in_shape)
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
         return get_item(gy, self.index)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy[self.index]
+
+
+def _scatter_add(values: Arr, index: Index, shape: Shape) -> Arr:
+    out = np.zeros(shape, dtype=np.float64)
+    # numpy's stub for ufunc.at lists only integer-array indices; slices, Ellipsis and None work too.
+    where: Any = index
+    np.add.at(out, where, values)
+    return out
 
 
 def get_item(x: Variable | Arr, index: Index) -> Variable:
@@ -199,6 +220,10 @@ class BroadcastTo(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         return sum_to(gy, self.inputs[0].shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return sum_to_array(gy, self.inputs[0].shape)
+
 
 @typechecked
 def broadcast_to(x: Variable | Arr, shape: Shape) -> Variable:
@@ -223,6 +248,10 @@ class SumTo(UnaryFunction):
     @override
     def backward(self, gy: Variable, /) -> Variable:
         return broadcast_to(gy, self.inputs[0].shape)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return np.broadcast_to(gy, self.inputs[0].shape).copy()
 
 
 @typechecked
