@@ -23,6 +23,10 @@ from typed_dezero.functions.reduction import max as max
 from typed_dezero.functions.reduction import mean as mean
 from typed_dezero.functions.reduction import min as min
 from typed_dezero.functions.reduction import sum as sum
+from typed_dezero.functions.regularization import batch_norm as batch_norm
+from typed_dezero.functions.regularization import clip as clip
+from typed_dezero.functions.regularization import dropout as dropout
+from typed_dezero.functions.regularization import embed_id as embed_id
 from typed_dezero.functions.shape import broadcast_to as broadcast_to
 from typed_dezero.functions.shape import expand_dims as expand_dims
 from typed_dezero.functions.shape import flatten as flatten
@@ -36,9 +40,13 @@ __all__ = [
     "abs",
     "add",
     "average",
+    "batch_norm",
     "broadcast_to",
+    "clip",
     "cos",
     "div",
+    "dropout",
+    "embed_id",
     "exp",
     "expand_dims",
     "flatten",

@@ -5,6 +5,10 @@ from typed_dezero.utils.arrays import array_equal as array_equal
 from typed_dezero.utils.arrays import logsumexp as logsumexp
 from typed_dezero.utils.arrays import pair as pair
 from typed_dezero.utils.arrays import sum_to as sum_to
+from typed_dezero.utils.dot import GraphvizError as GraphvizError
+from typed_dezero.utils.dot import GraphvizNotFoundError as GraphvizNotFoundError
+from typed_dezero.utils.dot import get_dot_graph as get_dot_graph
+from typed_dezero.utils.dot import plot_dot_graph as plot_dot_graph
 from typed_dezero.utils.gradcheck import GradientCheckResult as GradientCheckResult
 from typed_dezero.utils.gradcheck import gradient_check as gradient_check
 from typed_dezero.utils.gradcheck import numerical_diff as numerical_diff
@@ -12,12 +16,16 @@ from typed_dezero.utils.gradcheck import numerical_grad as numerical_grad
 
 __all__ = [
     "GradientCheckResult",
+    "GraphvizError",
+    "GraphvizNotFoundError",
     "array_allclose",
     "array_equal",
+    "get_dot_graph",
     "gradient_check",
     "logsumexp",
     "numerical_diff",
     "numerical_grad",
     "pair",
+    "plot_dot_graph",
     "sum_to",
 ]
