@@ -1,5 +1,10 @@
 """The differentiable function library: ``import typed_dezero.functions as F``."""
 
+from typed_dezero.functions.activation import leaky_relu as leaky_relu
+from typed_dezero.functions.activation import log_softmax as log_softmax
+from typed_dezero.functions.activation import relu as relu
+from typed_dezero.functions.activation import sigmoid as sigmoid
+from typed_dezero.functions.activation import softmax as softmax
 from typed_dezero.functions.arithmetic import add as add
 from typed_dezero.functions.arithmetic import div as div
 from typed_dezero.functions.arithmetic import mul as mul
@@ -10,6 +15,11 @@ from typed_dezero.functions.arithmetic import rsub as rsub
 from typed_dezero.functions.arithmetic import sub as sub
 from typed_dezero.functions.linalg import linear as linear
 from typed_dezero.functions.linalg import matmul as matmul
+from typed_dezero.functions.loss import accuracy as accuracy
+from typed_dezero.functions.loss import binary_cross_entropy as binary_cross_entropy
+from typed_dezero.functions.loss import mean_squared_error as mean_squared_error
+from typed_dezero.functions.loss import sigmoid_cross_entropy as sigmoid_cross_entropy
+from typed_dezero.functions.loss import softmax_cross_entropy as softmax_cross_entropy
 from typed_dezero.functions.math import abs as abs
 from typed_dezero.functions.math import cos as cos
 from typed_dezero.functions.math import exp as exp
@@ -38,9 +48,11 @@ from typed_dezero.functions.shape import transpose as transpose
 
 __all__ = [
     "abs",
+    "accuracy",
     "add",
     "average",
     "batch_norm",
+    "binary_cross_entropy",
     "broadcast_to",
     "clip",
     "cos",
@@ -51,19 +63,27 @@ __all__ = [
     "expand_dims",
     "flatten",
     "get_item",
+    "leaky_relu",
     "linear",
     "log",
+    "log_softmax",
     "matmul",
     "max",
     "mean",
+    "mean_squared_error",
     "min",
     "mul",
     "neg",
     "pow",
     "rdiv",
+    "relu",
     "reshape",
     "rsub",
+    "sigmoid",
+    "sigmoid_cross_entropy",
     "sin",
+    "softmax",
+    "softmax_cross_entropy",
     "sqrt",
     "square",
     "squeeze",
