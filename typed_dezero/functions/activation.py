@@ -54,6 +54,11 @@ class Sigmoid(UnaryFunction):
         y = _output(self, sigmoid)
         return gy * y * (1.0 - y)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        y = _output(self, sigmoid).data
+        return gy * y * (1.0 - y)
+
 
 @typechecked
 def sigmoid(x: Variable | Arr) -> Variable:
@@ -71,6 +76,10 @@ class ReLU(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         (x,) = self.inputs
         return gy * as_f64(x.data > 0)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * (self.inputs[0].data > 0)
 
 
 @typechecked
@@ -92,6 +101,10 @@ class LeakyReLU(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         (x,) = self.inputs
         return gy * as_f64(np.where(x.data > 0, 1.0, self.slope))
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * as_f64(np.where(self.inputs[0].data > 0, 1.0, self.slope))
 
 
 @typechecked
@@ -123,6 +136,12 @@ class Softmax(UnaryFunction):
         gx = y * gy
         return gx - y * reduce_sum(gx, self.axis, keepdims=True)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        y = _output(self, lambda x: softmax(x, self.axis)).data
+        gx = y * gy
+        return gx - y * as_f64(np.sum(gx, axis=self.axis, keepdims=True))
+
 
 @typechecked
 def softmax(x: Variable | Arr, axis: int = 1) -> Variable:
@@ -151,6 +170,11 @@ class LogSoftmax(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         y = _output(self, lambda x: log_softmax(x, self.axis))
         return gy - exp(y) * reduce_sum(gy, self.axis, keepdims=True)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        y = _output(self, lambda x: log_softmax(x, self.axis)).data
+        return gy - np.exp(y) * as_f64(np.sum(gy, axis=self.axis, keepdims=True))
 
 
 @typechecked

@@ -20,7 +20,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._util import as_f64
+from typed_dezero.functions._util import as_f64, sum_to_array
 from typed_dezero.functions.activation import sigmoid, softmax
 from typed_dezero.functions.shape import sum_to
 
@@ -138,6 +138,13 @@ class MeanSquaredError(BinaryFunction):
         gx0 = gy * diff * (2.0 / len(diff))
         return sum_to(gx0, x0.shape), sum_to(-gx0, x1.shape)
 
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        diff = x0 - x1
+        gx0 = gy * diff * (2.0 / len(diff))
+        return sum_to_array(gx0, x0.shape), sum_to_array(-gx0, x1.shape)
+
 
 @typechecked
 def mean_squared_error(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
@@ -173,6 +180,15 @@ class SoftmaxCrossEntropy(UnaryFunction):
         onehot[np.arange(n), self.labels] = 1.0
         return (softmax(x, axis=1) - onehot) * (gy * (1.0 / n))
 
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        x = self.inputs[0].data
+        n = len(x)
+        e = np.exp(x - as_f64(np.max(x, axis=1, keepdims=True)))
+        p = e / as_f64(np.sum(e, axis=1, keepdims=True))
+        p[np.arange(n), self.labels] -= 1.0
+        return p * (gy * (1.0 / n))
+
 
 @typechecked
 def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
@@ -206,6 +222,11 @@ class SigmoidCrossEntropy(UnaryFunction):
     def backward(self, gy: Variable, /) -> Variable:
         (x,) = self.inputs
         return (sigmoid(x) - self.t) * (gy * (1.0 / len(x)))
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        x = self.inputs[0].data
+        return (sigmoid(x).data - self.t) * (gy * (1.0 / len(x)))
 
 
 @typechecked
