@@ -9,9 +9,10 @@ match their input's shape) stay on.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, ParamSpec, TypeVar
 
 import numpy as np
 from beartype import BeartypeConf, FrozenDict, beartype
@@ -19,14 +20,15 @@ from beartype import BeartypeConf, FrozenDict, beartype
 from typed_dezero._typing import Arr
 from typed_dezero.errors import DezeroTypeError
 
-__all__ = ["ENV_VAR", "RUNTIME_CHECKS", "typechecked", "typechecked_forward"]
+__all__ = ["ENV_VAR", "RUNTIME_CHECKS", "check_method", "typechecked"]
 
 ENV_VAR: Final = "TYPED_DEZERO_TYPECHECK"
 
 RUNTIME_CHECKS: Final[bool] = os.environ.get(ENV_VAR, "1").strip().lower() not in {"0", "false", "no", "off"}
 """Whether forward/backward and the public functions are checked by beartype (decided at import)."""
 
-_F = TypeVar("_F", bound=Callable[..., object])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # The numeric tower lets `2 * x` through a `float` hint, as mypy and pyright do.
 _CONF: Final = BeartypeConf(violation_type=DezeroTypeError, is_pep484_tower=True)
@@ -41,11 +43,38 @@ _check = beartype(conf=_CONF)
 _check_forward = beartype(conf=_FORWARD_CONF)
 
 
-def typechecked(func: _F) -> _F:
+# Decorating costs beartype about a millisecond per function, paid at the first call rather than at
+# import: importing typed_dezero stays fast, and only the functions a program uses are decorated.
+
+
+def typechecked(func: Callable[P, R]) -> Callable[P, R]:
     """Check `func`'s annotated arguments and result at each call (a TypeError on violation)."""
-    return _check(func) if RUNTIME_CHECKS else func
+    if not RUNTIME_CHECKS:
+        return func
+    checked: Callable[P, R] | None = None
+
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        nonlocal checked
+        if checked is None:
+            checked = _check(func)
+        return checked(*args, **kwargs)
+
+    return call
 
 
-def typechecked_forward(func: _F) -> _F:
-    """Like :func:`typechecked`, but lets a float64 result be a NumPy scalar (0-d results)."""
-    return _check_forward(func) if RUNTIME_CHECKS else func
+def check_method(owner: type, name: str, method: Callable[P, R], *, scalar_results: bool) -> Callable[P, R]:
+    """`method` of class `owner`, checked at each call from the first on (the checked version then
+    replaces this wrapper on the class, so later calls pay nothing extra). With `scalar_results`,
+    a float64 result may also be a NumPy scalar, as operations on 0-d arrays return."""
+    if not RUNTIME_CHECKS:
+        return method
+    decorate = _check_forward if scalar_results else _check
+
+    @functools.wraps(method)
+    def first_call(*args: P.args, **kwargs: P.kwargs) -> R:
+        checked = decorate(method)
+        setattr(owner, name, checked)
+        return checked(*args, **kwargs)
+
+    return first_call

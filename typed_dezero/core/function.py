@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
 import numpy as np
 from typing_extensions import TypeVar, override
 
-from typed_dezero._checking import typechecked, typechecked_forward
+from typed_dezero._checking import check_method
 from typed_dezero._typing import Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
 from typed_dezero.config import enable_backprop_var
 from typed_dezero.errors import DezeroTypeError, GraphError
@@ -68,8 +68,7 @@ class Function(ABC, Generic[In, Out]):
                 continue
             if name == "backward_data" and cls.__module__ != __name__:
                 cls.has_backward_data = True  # the arity bases below only declare it
-            wrap = typechecked if name == "backward" else typechecked_forward
-            setattr(cls, name, wrap(method))
+            setattr(cls, name, check_method(cls, name, method, scalar_results=name != "backward"))
 
     @overload
     def __call__(self: Function[tuple[Arr], Arr], x: Operand, /) -> Variable: ...
