@@ -9,6 +9,7 @@ from typed_dezero import utils as utils
 from typed_dezero._checking import RUNTIME_CHECKS as RUNTIME_CHECKS
 from typed_dezero._typing import Arr as Arr
 from typed_dezero.config import Config as Config
+from typed_dezero.config import detect_anomaly as detect_anomaly
 from typed_dezero.config import no_grad as no_grad
 from typed_dezero.config import test_mode as test_mode
 from typed_dezero.config import using_config as using_config
@@ -22,6 +23,7 @@ from typed_dezero.core import UnaryFunction as UnaryFunction
 from typed_dezero.core import Variable as Variable
 from typed_dezero.core import as_array as as_array
 from typed_dezero.core import as_variable as as_variable
+from typed_dezero.errors import AnomalyError as AnomalyError
 from typed_dezero.errors import DezeroError as DezeroError
 from typed_dezero.errors import DezeroIndexError as DezeroIndexError
 from typed_dezero.errors import DezeroTypeError as DezeroTypeError
@@ -33,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RUNTIME_CHECKS",
+    "AnomalyError",
     "Arr",
     "BinaryFunction",
     "Config",
@@ -52,6 +55,7 @@ __all__ = [
     "__version__",
     "as_array",
     "as_variable",
+    "detect_anomaly",
     "functions",
     "no_grad",
     "test_mode",

@@ -1,24 +1,37 @@
-"""Global switches, held in context variables so a block in one thread or asyncio task never
-affects another: ``enable_backprop`` (record the graph) and ``train`` (training vs inference)."""
+"""Global switches, held in one context variable so that a block in one thread or asyncio task never
+affects another: ``enable_backprop`` (record the graph), ``train`` (training vs inference) and
+``detect_anomaly`` (NaN/Inf checks, see :func:`detect_anomaly`)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator
 from contextvars import ContextVar
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, NamedTuple, TypeAlias
 
 from typed_dezero._checking import typechecked
 from typed_dezero.errors import DezeroTypeError, DezeroValueError
 
-__all__ = ["Config", "ConfigName", "no_grad", "test_mode", "using_config"]
+__all__ = ["Config", "ConfigName", "Flags", "detect_anomaly", "flags", "no_grad", "test_mode", "using_config"]
 
 ConfigName: TypeAlias = Literal["enable_backprop", "train"]
 
-enable_backprop_var: Final[ContextVar[bool]] = ContextVar("typed_dezero.enable_backprop", default=True)
-train_var: Final[ContextVar[bool]] = ContextVar("typed_dezero.train", default=True)
 
-_VARS: Final[dict[str, ContextVar[bool]]] = {"enable_backprop": enable_backprop_var, "train": train_var}
+class Flags(NamedTuple):
+    """The switches in force in the current context (immutable; set them with the context managers)."""
+
+    enable_backprop: bool = True
+    train: bool = True
+    detect_anomaly: bool = False
+
+
+# One variable for all switches: Function.__call__ reads it once per operation.
+flags_var: Final[ContextVar[Flags]] = ContextVar("typed_dezero.flags", default=Flags())  # noqa: B039 - immutable
+
+
+def flags() -> Flags:
+    """The switches in force in the current thread / asyncio task."""
+    return flags_var.get()
 
 
 class _ConfigMeta(type):
@@ -26,19 +39,19 @@ class _ConfigMeta(type):
     # value of the current context instead of a process-wide class attribute.
     @property
     def enable_backprop(cls) -> bool:
-        return enable_backprop_var.get()
+        return flags_var.get().enable_backprop
 
     @enable_backprop.setter
     def enable_backprop(cls, value: bool) -> None:
-        enable_backprop_var.set(_as_flag("Config.enable_backprop", value))
+        flags_var.set(flags_var.get()._replace(enable_backprop=_as_flag("Config.enable_backprop", value)))
 
     @property
     def train(cls) -> bool:
-        return train_var.get()
+        return flags_var.get().train
 
     @train.setter
     def train(cls, value: bool) -> None:
-        train_var.set(_as_flag("Config.train", value))
+        flags_var.set(flags_var.get()._replace(train=_as_flag("Config.train", value)))
 
 
 class Config(metaclass=_ConfigMeta):
@@ -59,28 +72,41 @@ def _as_flag(what: str, value: object) -> bool:
 
 
 @contextlib.contextmanager
-@typechecked
-def using_config(name: ConfigName, value: bool) -> Generator[None, None, None]:
-    """Set the flag `name` ("enable_backprop" or "train") to `value` for the duration of a with-block."""
-    var = _VARS.get(name)
-    if var is None:
-        msg = f"using_config: unknown flag {name!r}; expected one of {sorted(_VARS)}"
-        raise DezeroValueError(msg)
-    token = var.set(value)
+def _flag_set(**changes: bool) -> Generator[None, None, None]:
+    token = flags_var.set(flags_var.get()._replace(**changes))
     try:
         yield
     finally:
-        var.reset(token)
+        flags_var.reset(token)
+
+
+@typechecked
+def using_config(name: ConfigName, value: bool) -> contextlib.AbstractContextManager[None]:
+    """Set the flag `name` ("enable_backprop" or "train") to `value` for the duration of a with-block."""
+    if name not in ("enable_backprop", "train"):
+        msg = f"using_config: unknown flag {name!r}; expected 'enable_backprop' or 'train'"
+        raise DezeroValueError(msg)
+    return _flag_set(**{name: _as_flag(f"using_config({name!r})", value)})
 
 
 def no_grad() -> contextlib.AbstractContextManager[None]:
     """Do not record the graph inside the with-block (inference, parameter updates)."""
-    return using_config("enable_backprop", False)
+    return _flag_set(enable_backprop=False)
 
 
 def test_mode() -> contextlib.AbstractContextManager[None]:
     """Run in inference mode inside the with-block (dropout off, batch_norm uses running statistics)."""
-    return using_config("train", False)
+    return _flag_set(train=False)
+
+
+def detect_anomaly() -> contextlib.AbstractContextManager[None]:
+    """Inside the with-block, check every forward result and every gradient for NaN and Inf.
+
+    Each Function records the line of user code that created it; when a forward (or backward)
+    turns finite inputs (or gradients) into NaN or Inf, :class:`~typed_dezero.errors.AnomalyError`
+    names the Function, its input shapes and that line. Off by default; it costs nothing when off.
+    """
+    return _flag_set(detect_anomaly=True)
 
 
 # pytest would otherwise collect a `test_mode` imported into a test module as a test.

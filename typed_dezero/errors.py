@@ -7,6 +7,7 @@ Every class subclasses :class:`DezeroError` *and* the builtin exception callers 
 from __future__ import annotations
 
 __all__ = [
+    "AnomalyError",
     "DezeroError",
     "DezeroIndexError",
     "DezeroTypeError",
@@ -38,3 +39,7 @@ class DezeroIndexError(DezeroError, IndexError):
 
 class GraphError(DezeroError, RuntimeError):
     """A misuse of the computational graph (a Function instance called twice, ...)."""
+
+
+class AnomalyError(DezeroError, FloatingPointError):
+    """Under ``detect_anomaly()``: a forward or backward turned finite values into NaN or Inf."""

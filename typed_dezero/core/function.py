@@ -25,7 +25,8 @@ from typing_extensions import TypeVar, override
 
 from typed_dezero._checking import check_method
 from typed_dezero._typing import Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
-from typed_dezero.config import enable_backprop_var
+from typed_dezero.config import flags_var
+from typed_dezero.core.anomaly import check_forward, creation_site
 from typed_dezero.errors import DezeroTypeError, GraphError
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Function(ABC, Generic[In, Out]):
     outputs: tuple[weakref.ref[Variable], ...] = ()
     generation: int = 0
     output_shapes: tuple[Shape, ...] = ()
+    created_at: str | None = None
+    """Under ``detect_anomaly()``: the line of user code that called this Function."""
 
     has_backward_data: ClassVar[bool] = False
     """Whether the class defines :meth:`backward_data` (set when the class is created)."""
@@ -86,16 +89,21 @@ class Function(ABC, Generic[In, Out]):
         # The hot path of the library (one call per operation): no needless work here.
         xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
         ys: object = self.forward(*[x.data for x in xs])
+        switches = flags_var.get()
         if not is_tuple(ys):
             y = _output_variable(self, ys)
-            if enable_backprop_var.get():
+            if switches.detect_anomaly:
+                self._watch(xs, (y,))
+            if switches.enable_backprop:
                 self._record(xs)
                 y.creator = self
                 y.generation = self.generation + 1
                 self.outputs = (weakref.ref(y),)
             return y
         outputs = tuple([_output_variable(self, y) for y in ys])
-        if enable_backprop_var.get():
+        if switches.detect_anomaly:
+            self._watch(xs, outputs)
+        if switches.enable_backprop:
             self._record(xs)
             for y in outputs:
                 y.creator = self
@@ -104,6 +112,10 @@ class Function(ABC, Generic[In, Out]):
             # backward feeds zeros for an output that got no gradient, even once it is dropped
             self.output_shapes = tuple([y.shape for y in outputs])
         return outputs[0] if len(outputs) == 1 else outputs
+
+    def _watch(self, xs: tuple[Variable, ...], outputs: tuple[Variable, ...]) -> None:
+        self.created_at = creation_site()
+        check_forward(self, [x.data for x in xs], [y.data for y in outputs])
 
     def _record(self, xs: tuple[Variable, ...]) -> None:
         if self.outputs:

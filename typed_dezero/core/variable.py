@@ -21,7 +21,7 @@ from typed_dezero._typing import (
     is_real_scalar,
     is_tuple,
 )
-from typed_dezero.config import enable_backprop_var
+from typed_dezero.config import flags_var
 from typed_dezero.errors import DezeroTypeError, ShapeError
 
 if TYPE_CHECKING:
@@ -165,13 +165,20 @@ class Variable:
         heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, next(tie), creator)]
         seen = {creator}
         pop, push = heapq.heappop, heapq.heappush
-        token = enable_backprop_var.set(create_graph)
+        switches = flags_var.get()
+        anomaly = switches.detect_anomaly
+        # Inside backward, each step's gradients are checked as a whole (check_backward below), so the
+        # Functions that a differentiable backward calls do not run their own forward checks.
+        token = flags_var.set(switches._replace(enable_backprop=create_graph, detect_anomaly=False))
         try:
             while heap:
                 f = pop(heap)[2]
                 if not create_graph and f.has_backward_data:
                     # First-order fast path: the Function's derivative on plain arrays, no graph nodes.
-                    for x, ga in zip(f.inputs, Variable._array_grads(f), strict=True):
+                    arrays = Variable._array_grads(f)
+                    if anomaly:
+                        check_backward(f, Variable._output_grad_arrays(f), list(arrays))
+                    for x, ga in zip(f.inputs, arrays, strict=True):
                         old = x._grad
                         x._grad = Variable(ga if old is None else np.asarray(old._data + ga))
                         c = x.creator
@@ -179,7 +186,10 @@ class Variable:
                             seen.add(c)
                             push(heap, (-c.generation, next(tie), c))
                 else:
-                    for x, gx in zip(f.inputs, backward_step(f), strict=True):
+                    grads = backward_step(f)
+                    if anomaly:
+                        check_backward(f, Variable._output_grad_arrays(f), [g._data for g in grads])
+                    for x, gx in zip(f.inputs, grads, strict=True):
                         old = x._grad
                         if old is None:
                             x._grad = gx
@@ -198,7 +208,7 @@ class Variable:
                         if y is not None:
                             y._grad = None
         finally:
-            enable_backprop_var.reset(token)
+            flags_var.reset(token)
 
     @staticmethod
     def _array_grads(f: Function[Any, Any]) -> tuple[Arr, ...]:
@@ -226,6 +236,10 @@ class Variable:
             else:
                 return tuple(checked)
         return check_array_grads(f, result)  # raises the precise error
+
+    @staticmethod
+    def _output_grad_arrays(f: Function[Any, Any]) -> list[Arr]:
+        return [Variable._output_grad_data(f, i) for i in range(len(f.outputs))]
 
     @staticmethod
     def _output_grad_data(f: Function[Any, Any], i: int) -> Arr:
@@ -412,6 +426,7 @@ def as_variable(obj: Variable | Arr) -> Variable:
 
 # The operators above delegate to the function library, which itself builds on this module; the
 # import sits at the bottom to close that cycle after Variable exists.
+from typed_dezero.core.anomaly import check_backward  # noqa: E402
 from typed_dezero.core.backprop import (  # noqa: E402
     backward_step,
     check_array_grads,

@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_int_array
-from typed_dezero.config import train_var
+from typed_dezero.config import flags
 from typed_dezero.core.function import TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
@@ -67,7 +67,7 @@ def dropout(
     if not 0.0 <= dropout_ratio < 1.0:
         msg = f"dropout: dropout_ratio must be in [0, 1), got {dropout_ratio!r}"
         raise DezeroValueError(msg)
-    if not train_var.get():
+    if not flags().train:
         return x
     gen = _default_rng if rng is None else rng
     keep = np.asarray(gen.random(x.shape)) >= dropout_ratio
@@ -212,7 +212,7 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
     if not (eps > 0.0 and math.isfinite(eps)):
         msg = f"batch_norm: eps must be a finite number > 0, got {eps!r}"
         raise DezeroValueError(msg)
-    train = train_var.get()
+    train = flags().train
     if train:
         m = x.size // channels if channels else 0
         if m < 2:
