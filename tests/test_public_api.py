@@ -12,7 +12,13 @@ import pytest
 
 import typed_dezero
 
-PUBLIC_MODULES = ["typed_dezero", "typed_dezero.functions", "typed_dezero.utils", "typed_dezero.core"]
+PUBLIC_MODULES = [
+    "typed_dezero",
+    "typed_dezero.functions",
+    "typed_dezero.utils",
+    "typed_dezero.core",
+    "typed_dezero.optimizers",
+]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)

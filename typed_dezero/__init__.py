@@ -5,6 +5,7 @@ Set ``TYPED_DEZERO_TYPECHECK=0`` in the environment before import to turn runtim
 """
 
 from typed_dezero import functions as functions
+from typed_dezero import optimizers as optimizers
 from typed_dezero import utils as utils
 from typed_dezero._checking import RUNTIME_CHECKS as RUNTIME_CHECKS
 from typed_dezero._typing import Arr as Arr
@@ -30,6 +31,7 @@ from typed_dezero.errors import DezeroTypeError as DezeroTypeError
 from typed_dezero.errors import DezeroValueError as DezeroValueError
 from typed_dezero.errors import GraphError as GraphError
 from typed_dezero.errors import ShapeError as ShapeError
+from typed_dezero.errors import WeightsFileError as WeightsFileError
 
 __version__ = "0.1.0"
 
@@ -52,12 +54,14 @@ __all__ = [
     "TwoOutputFunction",
     "UnaryFunction",
     "Variable",
+    "WeightsFileError",
     "__version__",
     "as_array",
     "as_variable",
     "detect_anomaly",
     "functions",
     "no_grad",
+    "optimizers",
     "test_mode",
     "using_config",
     "utils",

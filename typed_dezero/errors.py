@@ -14,6 +14,7 @@ __all__ = [
     "DezeroValueError",
     "GraphError",
     "ShapeError",
+    "WeightsFileError",
 ]
 
 
@@ -35,6 +36,10 @@ class ShapeError(DezeroValueError):
 
 class DezeroIndexError(DezeroError, IndexError):
     """An index out of range in ``get_item`` (an IndexError, so iteration stops as Python expects)."""
+
+
+class WeightsFileError(DezeroValueError):
+    """A weights file that is truncated, corrupt, not an .npz archive, or holds unsupported data."""
 
 
 class GraphError(DezeroError, RuntimeError):

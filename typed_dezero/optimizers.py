@@ -1,0 +1,726 @@
+"""Optimizers: update a model's Parameters from their gradients (DeZero's API and defaults).
+
+``opt = SGD(lr=0.1).setup(model)`` then, after each ``loss.backward()``, ``opt.update()``. The target
+is any object with a ``params()`` method yielding Parameters (a Layer, a Model; see :class:`HasParams`).
+Hooks (:class:`WeightDecay`, :class:`ClipGrad`, :class:`FreezeParam` or any ``f(params)``) run on the
+parameters that have a gradient, in the order they were added, before the parameters are updated.
+
+Per-parameter state (velocities, moments) is held in a ``weakref.WeakKeyDictionary`` keyed by the
+Parameter object itself: state follows a parameter wherever it sits in the model, a parameter created
+later (lazy initialisation) starts fresh, and the state of a parameter that was freed goes with it, so
+a new parameter that happens to get the freed one's ``id()`` never inherits it (DeZero keyed by ``id``).
+Only :meth:`Optimizer.state_dict` numbers the parameters: by their position among the distinct
+Parameters of ``target.params()``, in order (``"v/0"``, ``"v/1"``, ...).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Protocol, Self, TypeAlias, TypeGuard, final, overload, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._io import load_npz, save_npz
+from typed_dezero._typing import Arr, describe, is_f64_array, is_int_array, is_real_scalar
+from typed_dezero.config import no_grad
+from typed_dezero.core.variable import Parameter, Variable
+from typed_dezero.errors import DezeroTypeError, DezeroValueError, GraphError, ShapeError, WeightsFileError
+
+__all__ = [
+    "SGD",
+    "AdaDelta",
+    "AdaGrad",
+    "Adam",
+    "ClipGrad",
+    "FreezeParam",
+    "HasParams",
+    "Hook",
+    "MomentumSGD",
+    "Optimizer",
+    "WeightDecay",
+]
+
+
+@runtime_checkable
+class HasParams(Protocol):
+    """What an optimizer trains: an object whose ``params()`` yields its Parameters (a Layer, a Model)."""
+
+    def params(self) -> Iterable[Parameter]: ...
+
+
+Hook: TypeAlias = Callable[[list[Parameter]], None]
+"""A function run by :meth:`Optimizer.update` on the parameters that have a gradient."""
+
+
+def _is_parameter(x: object) -> TypeGuard[Parameter]:
+    return isinstance(x, Parameter)
+
+
+def _is_mapping(x: object) -> TypeGuard[Mapping[Any, Any]]:
+    return isinstance(x, Mapping)
+
+
+def _has_params(x: object) -> TypeGuard[HasParams]:
+    return callable(getattr(x, "params", None))
+
+
+class _Hyper:
+    """A float hyper-parameter, checked at every assignment (construction and later changes, such
+    as a learning-rate schedule): a finite real number within ``low`` (inclusive when `closed`) and
+    ``high`` (exclusive)."""
+
+    __slots__ = ("_closed", "_high", "_low", "_name")
+
+    def __init__(self, low: float, *, closed: bool = False, high: float = math.inf) -> None:
+        self._low = low
+        self._closed = closed
+        self._high = high
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _Hyper: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float: ...
+    def __get__(self, obj: object, owner: type | None = None) -> _Hyper | float:
+        if obj is None:
+            return self
+        value: float = obj.__dict__[self._name]
+        return value
+
+    def bounds(self) -> str:
+        """The allowed range, in words: "> 0", ">= 0" or "in [0, 1)"."""
+        if math.isinf(self._high):
+            return f"{'>=' if self._closed else '>'} {self._low:g}"
+        return f"in {'[' if self._closed else '('}{self._low:g}, {self._high:g})"
+
+    def __set__(self, obj: object, value: float) -> None:
+        where = f"{type(obj).__name__}: {self._name}"
+        if not is_real_scalar(value):
+            msg = f"{where} must be a real number, got {describe(value)}"
+            raise DezeroTypeError(msg)
+        number = float(value)
+        above = number >= self._low if self._closed else number > self._low
+        if not (math.isfinite(number) and above and number < self._high):
+            msg = f"{where} must be {self.bounds()}, got {value!r}"
+            raise DezeroValueError(msg)
+        obj.__dict__[self._name] = number
+
+
+class _Configurable:
+    """Shows the hyper-parameters in ``repr``: ``SGD(lr=0.01)``."""
+
+    @override
+    def __repr__(self) -> str:
+        names = [n for klass in type(self).__mro__ for n, v in vars(klass).items() if isinstance(v, _Hyper)]
+        return f"{type(self).__name__}({', '.join(f'{n}={self.__dict__[n]!r}' for n in names)})"
+
+
+def _own_gradients(where: str, params: list[Parameter], others: Iterable[Parameter] = ()) -> None:
+    """Give every gradient in `params` its own writable buffer, so that in-place changes to one
+    gradient touch no other parameter's gradient or data.
+
+    A gradient array is replaced by a copy (``param.grad = Variable(copy)``) when it is read-only
+    (a broadcast view), does not own its memory (a view), or is the very array of another gradient
+    (``y = a + b`` gives a and b one gradient object) or of a parameter's data.
+    """
+    taken = {id(p.data) for p in itertools.chain(params, others)}
+    for p in params:
+        grad = p.grad
+        if grad is None:
+            continue
+        if grad.shape != p.shape:
+            msg = (
+                f"{where}: a parameter's data and gradient differ in shape (data changed after backward?); "
+                f"got data.shape={p.shape}, grad.shape={grad.shape}"
+            )
+            raise ShapeError(msg)
+        array = grad.data
+        if id(array) in taken or not array.flags.writeable or not array.flags.owndata:
+            array = array.copy()
+            p.grad = Variable(array)
+        taken.add(id(array))
+
+
+class Optimizer(_Configurable, ABC):
+    """Base of the optimizers: subclasses define :meth:`update_one` (one parameter's update rule).
+
+    Per-parameter state arrays are named by ``_slot_names`` (``"v"`` for MomentumSGD, ...), integer
+    counters that :meth:`state_dict` saves by ``_counter_names`` (``"t"`` for Adam).
+    """
+
+    _slot_names: ClassVar[tuple[str, ...]] = ()
+    _counter_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self._target: HasParams | None = None
+        self._hooks: list[Hook] = []
+        self._state: weakref.WeakKeyDictionary[Parameter, dict[str, Arr]] = weakref.WeakKeyDictionary()
+
+    @property
+    def target(self) -> HasParams | None:
+        """The object whose parameters :meth:`update` changes (None before :meth:`setup`)."""
+        return self._target
+
+    @property
+    def hooks(self) -> tuple[Hook, ...]:
+        """The hooks, in the order they run."""
+        return tuple(self._hooks)
+
+    def setup(self, target: HasParams) -> Self:
+        """Train the parameters of `target` (anything with ``params()``); returns the optimizer."""
+        if not _has_params(target):
+            msg = (
+                f"{type(self).__name__}.setup: target must have a params() method yielding Parameters "
+                f"(a Layer or a Model), got {describe(target)}"
+            )
+            raise DezeroTypeError(msg)
+        self._target = target
+        return self
+
+    @typechecked
+    def add_hook(self, f: Hook) -> None:
+        """Run ``f(params)`` in each :meth:`update`, after the hooks added before it, on the parameters
+        that have a gradient (WeightDecay, ClipGrad, FreezeParam or any function of a list of Parameters)."""
+        hook: object = f  # checked by hand too: a bad hook would only fail at a later update()
+        if not callable(hook):
+            msg = f"{type(self).__name__}.add_hook: f must be callable as f(params), got {describe(f)}"
+            raise DezeroTypeError(msg)
+        self._hooks.append(f)
+
+    def update(self) -> None:
+        """Update every parameter of the target that has a gradient; parameters without one are skipped.
+
+        Runs under ``no_grad``: first every gradient gets its own writable buffer (see below), then
+        each hook ``f(params)``, then :meth:`update_one` on each parameter that still has a gradient
+        (a hook drops a parameter by setting its ``grad`` to None). A parameter listed twice by
+        ``params()`` is updated once. Gradient arrays that are read-only, views, or shared with another
+        parameter are replaced by copies first (``param.grad = Variable(copy)``), so hooks may change
+        gradients in place. Raises GraphError before :meth:`setup`.
+        """
+        params = self._params("update")
+        with no_grad():
+            live = [p for p in params if p.grad is not None]
+            _own_gradients(f"{type(self).__name__}.update", live, params)
+            self._begin_update()  # after the checks, so a failed update() does not count
+            for hook in self._hooks:
+                hook(live)
+                live = [p for p in live if p.grad is not None]
+            for p in live:
+                self.update_one(p)
+
+    @abstractmethod
+    def update_one(self, param: Parameter) -> None:
+        """Change ``param.data`` in place from ``param.grad`` (called by :meth:`update`)."""
+
+    def _begin_update(self) -> None:
+        """Called once at the start of each :meth:`update` (Adam counts its steps here)."""
+
+    def _counters(self) -> dict[str, int]:
+        """The integer state saved by :meth:`state_dict`, by the names in ``_counter_names``."""
+        return {}
+
+    def _restore_counters(self, counters: Mapping[str, int]) -> None:
+        """Set the integer state from validated values (keys: ``_counter_names``)."""
+
+    # -- helpers for update_one ---------------------------------------------------------------------
+
+    def _grad(self, param: Parameter) -> Arr:
+        grad = param.grad
+        if grad is None:
+            msg = f"{type(self).__name__}.update_one: the parameter has no gradient; call backward() first"
+            raise DezeroValueError(msg)
+        if grad.shape != param.shape:
+            msg = (
+                f"{type(self).__name__}.update_one: data and gradient differ in shape; "
+                f"got data.shape={param.shape}, grad.shape={grad.shape}"
+            )
+            raise ShapeError(msg)
+        return grad.data
+
+    @staticmethod
+    def _data(param: Parameter) -> Arr:
+        """``param.data``, made writable first if it is a read-only array (updates are in place)."""
+        data = param.data
+        if not data.flags.writeable:
+            data = data.copy()
+            param.data = data
+        return data
+
+    def _slots(self, param: Parameter) -> dict[str, Arr]:
+        """The state arrays of `param` (zeros at first), one per name of ``_slot_names``."""
+        slots = self._state.get(param)
+        if slots is None:
+            slots = {name: np.zeros_like(param.data) for name in self._slot_names}
+            self._state[param] = slots
+        else:
+            shape = next(iter(slots.values())).shape
+            if shape != param.shape:
+                msg = (
+                    f"{type(self).__name__}.update_one: the parameter's shape changed since its state "
+                    f"was created; got data.shape={param.shape}, state shape={shape}"
+                )
+                raise ShapeError(msg)
+        return slots
+
+    # -- state --------------------------------------------------------------------------------------
+
+    def _params(self, where: str) -> list[Parameter]:
+        """The distinct Parameters of the target, in ``params()`` order."""
+        target = self._target
+        if target is None:
+            msg = f"{type(self).__name__}.{where}: no target; call setup(model) first"
+            raise GraphError(msg)
+        params: list[Parameter] = []
+        seen: set[int] = set()
+        for i, p in enumerate(target.params()):
+            if not _is_parameter(p):
+                msg = (
+                    f"{type(self).__name__}.{where}: target.params() must yield Parameters; "
+                    f"item {i} is {describe(p)}"
+                )
+                raise DezeroTypeError(msg)
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+        return params
+
+    def state_dict(self) -> dict[str, npt.NDArray[Any]]:
+        """The state needed to resume training exactly: the counters (Adam's ``"t"``, a 0-d int64
+        array) and copies of the per-parameter arrays, keyed ``"<slot>/<position>"`` (``"v/0"``) by
+        the parameter's position among the distinct Parameters of ``target.params()``. Parameters
+        not updated yet have no entries. Hyper-parameters are not included: they are the
+        constructor's arguments. Raises GraphError before :meth:`setup`."""
+        params = self._params("state_dict")
+        state: dict[str, npt.NDArray[Any]] = {
+            name: np.array(value, dtype=np.int64) for name, value in self._counters().items()
+        }
+        for i, p in enumerate(params):
+            slots = self._state.get(p)
+            if slots is not None:
+                for name, array in slots.items():
+                    state[f"{name}/{i}"] = array.copy()
+        return state
+
+    @typechecked
+    def load_state_dict(self, state: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Restore a :meth:`state_dict` of the same optimizer class for the same target.
+
+        Every key and array is checked first: a missing counter, a parameter with only some of its
+        arrays, an unknown key or a position beyond the target's parameters, a wrong dtype or a shape
+        that differs from the parameter's raise DezeroValueError listing all problems, and nothing is
+        changed. Parameters without entries start fresh. Arrays are copied.
+        """
+        params = self._params("load_state_dict")
+        if not _is_mapping(state):
+            msg = (
+                f"{type(self).__name__}.load_state_dict: state must be a mapping of str to arrays, "
+                f"got {describe(state)}"
+            )
+            raise DezeroTypeError(msg)
+        missing: list[str] = []
+        problems: list[str] = []
+        counters = self._check_counters(state, missing, problems)
+        present, unexpected = self._check_slots(state, params, missing, problems)
+        if missing or unexpected or problems:
+            parts = [f"missing keys {missing}"] if missing else []
+            if unexpected:
+                parts.append(f"unexpected keys {sorted(unexpected)}")
+            parts.extend(problems)
+            msg = (
+                f"{type(self).__name__}.load_state_dict: the state does not fit this optimizer and its "
+                f"target ({len(params)} parameters): {'; '.join(parts)}"
+            )
+            raise DezeroValueError(msg)
+        self._restore_counters(counters)
+        for position, p in enumerate(params):
+            arrays = present.get(position)
+            if arrays is None:
+                self._state.pop(p, None)
+            else:
+                self._state[p] = {name: np.array(arrays[name], dtype=np.float64) for name in self._slot_names}
+
+    def _check_counters(
+        self, state: Mapping[str, npt.NDArray[Any]], missing: list[str], problems: list[str]
+    ) -> dict[str, int]:
+        counters: dict[str, int] = {}
+        for name in self._counter_names:
+            value = state.get(name)
+            if value is None:
+                missing.append(name)
+            elif is_int_array(value) and value.ndim == 0 and int(value) >= 0:
+                counters[name] = int(value)
+            else:
+                problems.append(f"{name!r} must be a 0-d non-negative integer array, got {describe(value)}")
+        return counters
+
+    def _check_slots(
+        self,
+        state: Mapping[str, npt.NDArray[Any]],
+        params: list[Parameter],
+        missing: list[str],
+        problems: list[str],
+    ) -> tuple[dict[int, dict[str, Arr]], list[str]]:
+        """The valid per-parameter arrays by position, and the unexpected keys."""
+        present: dict[int, dict[str, Arr]] = {}
+        named: dict[int, set[str]] = {}
+        unexpected: list[str] = []
+        for key, value in state.items():
+            if key in self._counter_names:
+                continue
+            slot, _, index = key.partition("/")
+            position = _position(index, len(params))
+            if slot not in self._slot_names or position is None:
+                unexpected.append(key)
+                continue
+            named.setdefault(position, set()).add(slot)
+            expected = params[position].shape
+            if not is_f64_array(value):
+                problems.append(f"{key!r} must be a float64 array, got {describe(value)}")
+            elif value.shape != expected:
+                problems.append(f"{key!r} has shape {value.shape}, parameter {position} has shape {expected}")
+            else:
+                present.setdefault(position, {})[slot] = value
+        for position, slots in sorted(named.items()):
+            missing.extend(f"{name}/{position}" for name in self._slot_names if name not in slots)
+        return present, unexpected
+
+    @typechecked
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`state_dict` to the .npz file `path` (atomically; `path` is used as given)."""
+        save_npz(path, self.state_dict())
+
+    @typechecked
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Restore the state saved by :meth:`save`. Errors: FileNotFoundError; WeightsFileError (a
+        ValueError) for an unreadable file or a state that does not fit (see :meth:`load_state_dict`)."""
+        self._params("load")
+        state = load_npz(path)
+        try:
+            self.load_state_dict(state)
+        except DezeroValueError as error:
+            msg = f"{type(self).__name__}.load: {os.fspath(path)!r} does not fit: {error}"
+            raise WeightsFileError(msg) from error
+
+
+def _position(index: str, count: int) -> int | None:
+    """The position written as `index` ("0", "12"; no sign or leading zero) if below `count`."""
+    if not index.isascii() or not index.isdigit() or (len(index) > 1 and index[0] == "0"):
+        return None
+    position = int(index)
+    return position if position < count else None
+
+
+@final
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``data -= lr * grad``.
+
+    Arguments:
+        lr: the learning rate, > 0 (may be changed between updates, e.g. by a schedule).
+    """
+
+    lr = _Hyper(0.0)
+
+    @typechecked
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__()
+        self.lr = lr
+
+    @override
+    @typechecked
+    def update_one(self, param: Parameter) -> None:
+        grad = self._grad(param)
+        data = self._data(param)
+        data -= self.lr * grad
+
+
+@final
+class MomentumSGD(Optimizer):
+    """SGD with momentum: ``v = momentum * v - lr * grad; data += v`` (v starts at zero).
+
+    Arguments:
+        lr: the learning rate, > 0.
+        momentum: the decay of the velocity, in [0, 1).
+    """
+
+    lr = _Hyper(0.0)
+    momentum = _Hyper(0.0, closed=True, high=1.0)
+    _slot_names = ("v",)
+
+    @typechecked
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+
+    @override
+    @typechecked
+    def update_one(self, param: Parameter) -> None:
+        grad = self._grad(param)
+        data = self._data(param)
+        v = self._slots(param)["v"]
+        v *= self.momentum
+        v -= self.lr * grad
+        data += v
+
+
+@final
+class AdaGrad(Optimizer):
+    """AdaGrad: ``h += grad**2; data -= lr * grad / (sqrt(h) + eps)`` (h starts at zero).
+
+    Arguments:
+        lr: the learning rate, > 0.
+        eps: added to the denominator, > 0.
+    """
+
+    lr = _Hyper(0.0)
+    eps = _Hyper(0.0)
+    _slot_names = ("h",)
+
+    @typechecked
+    def __init__(self, lr: float = 0.001, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.lr = lr
+        self.eps = eps
+
+    @override
+    @typechecked
+    def update_one(self, param: Parameter) -> None:
+        grad = self._grad(param)
+        data = self._data(param)
+        h = self._slots(param)["h"]
+        h += grad * grad
+        data -= self.lr * grad / (np.sqrt(h) + self.eps)
+
+
+@final
+class AdaDelta(Optimizer):
+    """AdaDelta (no learning rate), with running means of squared gradients ``msg`` and of squared
+    updates ``msdx`` (both start at zero)::
+
+        msg = rho * msg + (1 - rho) * grad**2
+        dx = sqrt((msdx + eps) / (msg + eps)) * grad
+        msdx = rho * msdx + (1 - rho) * dx**2
+        data -= dx
+
+    Arguments:
+        rho: the decay of the running means, in [0, 1).
+        eps: keeps the ratio finite, > 0.
+    """
+
+    rho = _Hyper(0.0, closed=True, high=1.0)
+    eps = _Hyper(0.0)
+    _slot_names = ("msg", "msdx")
+
+    @typechecked
+    def __init__(self, rho: float = 0.95, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.rho = rho
+        self.eps = eps
+
+    @override
+    @typechecked
+    def update_one(self, param: Parameter) -> None:
+        grad = self._grad(param)
+        data = self._data(param)
+        slots = self._slots(param)
+        msg, msdx = slots["msg"], slots["msdx"]
+        rho, eps = self.rho, self.eps
+        msg *= rho
+        msg += (1.0 - rho) * grad * grad
+        dx = np.sqrt((msdx + eps) / (msg + eps)) * grad
+        msdx *= rho
+        msdx += (1.0 - rho) * dx * dx
+        data -= dx
+
+
+@final
+class Adam(Optimizer):
+    """Adam, with DeZero's bias correction folded into the step size :attr:`lr`::
+
+        m += (1 - beta1) * (grad - m)
+        v += (1 - beta2) * (grad**2 - v)
+        data -= lr * m / (sqrt(v) + eps),  lr = alpha * sqrt(1 - beta2**t) / (1 - beta1**t)
+
+    ``t`` counts the calls of :meth:`update` (incremented once at the start of each); m and v
+    start at zero.
+
+    Arguments:
+        alpha: the base step size, > 0.
+        beta1, beta2: decays of the moment estimates, in [0, 1).
+        eps: added to the denominator, > 0.
+    """
+
+    alpha = _Hyper(0.0)
+    beta1 = _Hyper(0.0, closed=True, high=1.0)
+    beta2 = _Hyper(0.0, closed=True, high=1.0)
+    eps = _Hyper(0.0)
+    _slot_names = ("m", "v")
+    _counter_names = ("t",)
+
+    @typechecked
+    def __init__(
+        self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self._t = 0
+
+    @property
+    def t(self) -> int:
+        """The number of :meth:`update` calls so far."""
+        return self._t
+
+    @property
+    def lr(self) -> float:
+        """The bias-corrected step size of update number ``t`` (of the first update while ``t == 0``)."""
+        t = max(self._t, 1)
+        return self.alpha * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+
+    @override
+    def _begin_update(self) -> None:
+        self._t += 1
+
+    @override
+    def _counters(self) -> dict[str, int]:
+        return {"t": self._t}
+
+    @override
+    def _restore_counters(self, counters: Mapping[str, int]) -> None:
+        self._t = counters["t"]
+
+    @override
+    @typechecked
+    def update_one(self, param: Parameter) -> None:
+        grad = self._grad(param)
+        data = self._data(param)
+        slots = self._slots(param)
+        m, v = slots["m"], slots["v"]
+        m += (1.0 - self.beta1) * (grad - m)
+        v += (1.0 - self.beta2) * (grad * grad - v)
+        data -= self.lr * m / (np.sqrt(v) + self.eps)
+
+
+@final
+class WeightDecay(_Configurable):
+    """A hook adding L2 regularisation: ``grad += rate * data`` for each parameter, in place.
+
+    Arguments:
+        rate: the decay coefficient, >= 0.
+    """
+
+    rate = _Hyper(0.0, closed=True)
+
+    @typechecked
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    @typechecked
+    def __call__(self, params: list[Parameter]) -> None:
+        _own_gradients("WeightDecay", params)
+        for p in params:
+            grad = p.grad
+            if grad is not None:
+                array = grad.data
+                array += self.rate * p.data
+
+
+def _l2_norm(x: Arr) -> float:
+    """The L2 norm of `x`, without overflow for large entries (inf or nan for non-finite ones)."""
+    if x.size == 0:
+        return 0.0
+    scale = float(np.max(np.abs(x)))
+    if scale == 0.0 or not math.isfinite(scale):
+        return scale
+    return scale * math.sqrt(float(np.sum(np.square(x / scale))))
+
+
+@final
+class ClipGrad(_Configurable):
+    """A hook limiting the global L2 norm of the gradients: when the norm over all parameters,
+    ``total``, gives ``rate = max_norm / (total + 1e-6) < 1``, every gradient is scaled by ``rate``
+    in place (DeZero's formula). Raises DezeroValueError when a gradient holds inf or nan.
+
+    Arguments:
+        max_norm: the largest global norm let through, > 0.
+    """
+
+    max_norm = _Hyper(0.0)
+
+    @typechecked
+    def __init__(self, max_norm: float) -> None:
+        self.max_norm = max_norm
+
+    @typechecked
+    def __call__(self, params: list[Parameter]) -> None:
+        _own_gradients("ClipGrad", params)
+        grads = [g.data for g in (p.grad for p in params) if g is not None]
+        total = math.hypot(*(_l2_norm(g) for g in grads))
+        if not math.isfinite(total):
+            msg = f"ClipGrad: the gradients' global norm is {total}; a gradient holds inf or nan"
+            raise DezeroValueError(msg)
+        rate = self.max_norm / (total + 1e-6)
+        if rate < 1.0:
+            for g in grads:
+                np.multiply(g, rate, out=g)
+
+
+@final
+class FreezeParam:
+    """A hook keeping parameters unchanged: it drops (sets to None) the gradients of the given
+    Parameters and of every Parameter of the given layers, so :meth:`Optimizer.update` skips them.
+
+    A layer's parameters are looked up at each update, so parameters a layer creates later (lazy
+    initialisation) are frozen too.
+
+    Arguments:
+        *targets: Parameters and objects with ``params()`` (layers, models); at least one.
+    """
+
+    @typechecked
+    def __init__(self, *targets: Parameter | HasParams) -> None:
+        if not targets:
+            msg = "FreezeParam: give at least one Parameter or layer to freeze"
+            raise DezeroValueError(msg)
+        for i, target in enumerate(targets):
+            if not (_is_parameter(target) or _has_params(target)):
+                msg = (
+                    f"FreezeParam: argument {i} must be a Parameter or have a params() method, "
+                    f"got {describe(target)}"
+                )
+                raise DezeroTypeError(msg)
+        self._targets = targets
+
+    def frozen(self) -> list[Parameter]:
+        """The Parameters frozen now."""
+        params: list[Parameter] = []
+        for target in self._targets:
+            if isinstance(target, Parameter):
+                params.append(target)
+            else:
+                params.extend(target.params())
+        return params
+
+    @typechecked
+    def __call__(self, params: list[Parameter]) -> None:
+        frozen = {id(p) for p in self.frozen()}
+        for p in params:
+            if id(p) in frozen:
+                p.grad = None
+
+    @override
+    def __repr__(self) -> str:
+        return f"FreezeParam({len(self._targets)} targets)"
