@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -150,11 +151,29 @@ def _pow_const(x: Variable, c: float) -> Variable:
     return F.pow(x, c)
 
 
+def _with_number(op: Callable[[Any, Any], Variable]) -> Callable[..., Variable]:
+    """`op` with a Python number on the left or on the right of a Variable."""
+
+    def fn(x: Variable, c: float, left: bool) -> Variable:
+        return op(c, x) if left else op(x, c)
+
+    return fn
+
+
+def _number_case(lo: float = -2.0, hi: float = 2.0) -> st.SearchStrategy[Drawn]:
+    numbers = st.one_of(st.integers(-3, 3).filter(bool), st.floats(0.5, 2.0), st.floats(-2.0, -0.5))
+    return shapes().flatmap(lambda s: drawn(away_from_zero(s, 0.5, 2.0), c=numbers, left=st.booleans()))
+
+
 CASES: list[GradCase] = [
     GradCase("add", F.add, _pair(), "broadcast"),
     GradCase("sub", F.sub, _pair(), "broadcast"),
     GradCase("mul", F.mul, _pair(), "broadcast"),
     GradCase("div", F.div, _pair(denominator=True), "broadcast"),
+    GradCase("add", _with_number(F.add), _number_case(), "python number"),
+    GradCase("sub", _with_number(F.sub), _number_case(), "python number"),
+    GradCase("mul", _with_number(F.mul), _number_case(), "python number"),
+    GradCase("div", _with_number(F.div), _number_case(), "python number"),
     GradCase("rsub", F.rsub, _same_shape_pair()),
     GradCase("rdiv", F.rdiv, shapes().flatmap(lambda s: drawn(away_from_zero(s, 0.5), arrays(s)))),
     GradCase("neg", F.neg, shapes().flatmap(lambda s: drawn(arrays(s)))),

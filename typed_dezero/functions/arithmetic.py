@@ -3,7 +3,7 @@ summed back to its input's shape."""
 
 from __future__ import annotations
 
-from typing import final
+from typing import TypeGuard, final
 
 import numpy as np
 from typing_extensions import override
@@ -54,6 +54,10 @@ class Add(BinaryFunction):
 
 def add(x0: Operand, x1: Operand) -> Variable:
     """``x0 + x1`` with broadcasting."""
+    if _is_number(x1):
+        return AddConst(x1)(x0)
+    if _is_number(x0):
+        return AddConst(x0)(x1)
     return Add()(x0, x1)
 
 
@@ -77,12 +81,16 @@ class Sub(BinaryFunction):
 
 def sub(x0: Operand, x1: Operand) -> Variable:
     """``x0 - x1`` with broadcasting."""
+    if _is_number(x1):
+        return AddConst(-x1)(x0)  # negation is exact, so x0 + (-c) == x0 - c
+    if _is_number(x0):
+        return RSubConst(x0)(x1)
     return Sub()(x0, x1)
 
 
 def rsub(x0: Operand, x1: Operand) -> Variable:
     """``x1 - x0`` (DeZero's reflected subtraction)."""
-    return Sub()(x1, x0)
+    return sub(x1, x0)
 
 
 @final
@@ -105,6 +113,10 @@ class Mul(BinaryFunction):
 
 def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` elementwise, with broadcasting."""
+    if _is_number(x1):
+        return MulConst(x1)(x0)
+    if _is_number(x0):
+        return MulConst(x0)(x1)
     return Mul()(x0, x1)
 
 
@@ -131,12 +143,126 @@ class Div(BinaryFunction):
 
 def div(x0: Operand, x1: Operand) -> Variable:
     """``x0 / x1`` elementwise, with broadcasting."""
+    if _is_number(x1):
+        return DivConst(x1)(x0)
+    if _is_number(x0):
+        return RDivConst(x0)(x1)
     return Div()(x0, x1)
 
 
 def rdiv(x0: Operand, x1: Operand) -> Variable:
     """``x1 / x0`` (DeZero's reflected division)."""
-    return Div()(x1, x0)
+    return div(x1, x0)
+
+
+# With a Python number on one side, the number is a constant of a one-input Function: no Variable
+# is made for it and no gradient is computed for it (DeZero made both).
+
+
+def _is_number(x: object) -> TypeGuard[float]:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+@final
+class AddConst(UnaryFunction):
+    """``x + c`` for a Python number `c` (also ``x - c``, as ``x + (-c)``)."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x + self.c
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy
+
+
+@final
+class RSubConst(UnaryFunction):
+    """``c - x`` for a Python number `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return self.c - x
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return -gy
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return -gy
+
+
+@final
+class MulConst(UnaryFunction):
+    """``x * c`` for a Python number `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x * self.c
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy * self.c
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * self.c
+
+
+@final
+class DivConst(UnaryFunction):
+    """``x / c`` for a Python number `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x / self.c
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy / self.c
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy / self.c
+
+
+@final
+class RDivConst(UnaryFunction):
+    """``c / x`` for a Python number `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return self.c / x
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * (-self.c) / (x * x)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        x = self.inputs[0].data
+        return gy * (-self.c) / (x * x)
 
 
 @final
@@ -235,7 +361,7 @@ class LogWherePositive(UnaryFunction):
 def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, shadowing the builtin on purpose
     """``x0 ** x1``. A Python int/float exponent is a constant; an array or Variable exponent is
     differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
-    if isinstance(x1, int | float) and not isinstance(x1, bool):
+    if _is_number(x1):
         return PowConst(float(x1))(x0)
     return Pow()(x0, x1)
 
