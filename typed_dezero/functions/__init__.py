@@ -13,6 +13,12 @@ from typed_dezero.functions.arithmetic import pow as pow
 from typed_dezero.functions.arithmetic import rdiv as rdiv
 from typed_dezero.functions.arithmetic import rsub as rsub
 from typed_dezero.functions.arithmetic import sub as sub
+from typed_dezero.functions.conv import average_pooling as average_pooling
+from typed_dezero.functions.conv import col2im as col2im
+from typed_dezero.functions.conv import conv2d as conv2d
+from typed_dezero.functions.conv import deconv2d as deconv2d
+from typed_dezero.functions.conv import im2col as im2col
+from typed_dezero.functions.conv import pooling as pooling
 from typed_dezero.functions.linalg import linear as linear
 from typed_dezero.functions.linalg import matmul as matmul
 from typed_dezero.functions.loss import accuracy as accuracy
@@ -51,11 +57,15 @@ __all__ = [
     "accuracy",
     "add",
     "average",
+    "average_pooling",
     "batch_norm",
     "binary_cross_entropy",
     "broadcast_to",
     "clip",
+    "col2im",
+    "conv2d",
     "cos",
+    "deconv2d",
     "div",
     "dropout",
     "embed_id",
@@ -63,6 +73,7 @@ __all__ = [
     "expand_dims",
     "flatten",
     "get_item",
+    "im2col",
     "leaky_relu",
     "linear",
     "log",
@@ -74,6 +85,7 @@ __all__ = [
     "min",
     "mul",
     "neg",
+    "pooling",
     "pow",
     "rdiv",
     "relu",

@@ -5,6 +5,8 @@ from typed_dezero.utils.arrays import array_equal as array_equal
 from typed_dezero.utils.arrays import logsumexp as logsumexp
 from typed_dezero.utils.arrays import pair as pair
 from typed_dezero.utils.arrays import sum_to as sum_to
+from typed_dezero.utils.conv import get_conv_outsize as get_conv_outsize
+from typed_dezero.utils.conv import get_deconv_outsize as get_deconv_outsize
 from typed_dezero.utils.dot import GraphvizError as GraphvizError
 from typed_dezero.utils.dot import GraphvizNotFoundError as GraphvizNotFoundError
 from typed_dezero.utils.dot import get_dot_graph as get_dot_graph
@@ -20,6 +22,8 @@ __all__ = [
     "GraphvizNotFoundError",
     "array_allclose",
     "array_equal",
+    "get_conv_outsize",
+    "get_deconv_outsize",
     "get_dot_graph",
     "gradient_check",
     "logsumexp",

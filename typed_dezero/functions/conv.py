@@ -1,0 +1,830 @@
+"""Convolution and pooling of NCHW float64 images: conv2d, deconv2d, max pooling, average pooling,
+and the im2col/col2im pair.
+
+Images are (N, C, H, W). `kernel_size`, `stride` and `pad` each take an int or a (height, width)
+pair. The work is vectorised over the batch and the pixels; only the KH*KW kernel offsets are
+looped over. Every function here can be differentiated any number of times: the gradients of
+conv2d and deconv2d are built from conv2d, deconv2d and :class:`Conv2DGradW` (whose inputs are
+both the image and the output gradient, so its own gradient reaches both), and the gradients of
+the pooling functions, im2col and col2im are again linear maps of the same family. Each Function
+also has ``backward_data``, the same first-order gradient on plain arrays (the engine's fast path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias, final
+
+import numpy as np
+from typing_extensions import override
+
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple
+from typed_dezero.core.function import BinaryFunction, TernaryFunction, UnaryFunction
+from typed_dezero.core.variable import Variable
+from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
+from typed_dezero.functions._util import as_f64, check_shape
+from typed_dezero.functions.reduction import sum as sum_
+from typed_dezero.utils.arrays import pair
+from typed_dezero.utils.conv import get_conv_outsize
+
+__all__ = ["average_pooling", "col2im", "conv2d", "deconv2d", "im2col", "pooling"]
+
+IntPair: TypeAlias = int | tuple[int, int]
+"""A size along both spatial axes: one int for both, or a (height, width) pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Geometry:
+    """Kernel size, stride and zero padding along the two spatial axes (validated)."""
+
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return (self.kh, self.kw)
+
+    @property
+    def stride(self) -> tuple[int, int]:
+        return (self.sh, self.sw)
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        return (self.ph, self.pw)
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        """The kernel offsets (row, column) in C order: the order of the KH*KW window elements."""
+        return [(di, dj) for di in range(self.kh) for dj in range(self.kw)]
+
+    @property
+    def overlapping(self) -> bool:
+        return self.sh < self.kh or self.sw < self.kw
+
+
+def _pair_arg(where: str, name: str, value: IntPair, minimum: int) -> tuple[int, int]:
+    """`value` as a (height, width) pair of ints >= `minimum`, else a TypeError/ValueError."""
+    as_pair: object = pair(value)
+    parts = as_pair if is_tuple(as_pair) else ()
+    ints = [v for v in parts if is_int(v)]
+    if len(parts) != 2 or len(ints) != 2:
+        msg = f"{where}: {name} must be an int or a pair of ints, got {value!r}"
+        raise DezeroTypeError(msg)
+    if ints[0] < minimum or ints[1] < minimum:
+        msg = f"{where}: {name} must be >= {minimum}, got {name}={value!r}"
+        raise DezeroValueError(msg)
+    return ints[0], ints[1]
+
+
+def _stride_pad(where: str, stride: IntPair, pad: IntPair) -> tuple[tuple[int, int], tuple[int, int]]:
+    return _pair_arg(where, "stride", stride, 1), _pair_arg(where, "pad", pad, 0)
+
+
+def _geometry(kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int]) -> _Geometry:
+    return _Geometry(kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[1])
+
+
+def _window_geometry(
+    where: str, kernel_size: IntPair, stride: IntPair, pad: IntPair, *, pad_below_kernel: bool = False
+) -> _Geometry:
+    kernel = _pair_arg(where, "kernel_size", kernel_size, 1)
+    strides, pads = _stride_pad(where, stride, pad)
+    if pad_below_kernel and (pads[0] >= kernel[0] or pads[1] >= kernel[1]):
+        msg = (
+            f"{where}: pad must be smaller than kernel_size, so that every window covers part of the "
+            f"input; got kernel_size={kernel_size!r}, pad={pad!r}"
+        )
+        raise DezeroValueError(msg)
+    return _geometry(kernel, strides, pads)
+
+
+def _check_4d(where: str, name: str, shape: Shape, layout: str) -> None:
+    if len(shape) != 4:
+        msg = f"{where}: {name} must be 4-D {layout}; got {name}.shape={shape}"
+        raise ShapeError(msg)
+
+
+def _check_kernel(where: str, w_shape: Shape) -> None:
+    if w_shape[2] < 1 or w_shape[3] < 1:
+        msg = f"{where}: W must have a kernel of at least 1x1; got W.shape={w_shape}"
+        raise ShapeError(msg)
+
+
+def _out_hw(where: str, g: _Geometry, shape: Shape, context: str) -> tuple[int, int]:
+    """The output (OH, OW) of sliding the kernel over images of `shape` (N, C, H, W), or a ShapeError."""
+    h, w = shape[2], shape[3]
+    try:
+        return get_conv_outsize(h, g.kh, g.sh, g.ph), get_conv_outsize(w, g.kw, g.sw, g.pw)
+    except DezeroValueError:
+        msg = (
+            f"{where}: a {g.kh}x{g.kw} kernel with pad {g.pad} does not fit an image of spatial size "
+            f"{h}x{w}; got {context}"
+        )
+        raise ShapeError(msg) from None
+
+
+def _padded(x: Arr, g: _Geometry, value: float = 0.0) -> Arr:
+    if g.ph == 0 and g.pw == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.empty((n, c, h + 2 * g.ph, w + 2 * g.pw))
+    out[:, :, : g.ph] = value
+    out[:, :, g.ph + h :] = value
+    out[:, :, :, : g.pw] = value
+    out[:, :, :, g.pw + w :] = value
+    out[:, :, g.ph : g.ph + h, g.pw : g.pw + w] = x
+    return out
+
+
+def _padded_zeros(shape: Shape, g: _Geometry) -> Arr:
+    n, c, h, w = shape
+    return np.zeros((n, c, h + 2 * g.ph, w + 2 * g.pw))
+
+
+def _unpadded(img: Arr, g: _Geometry, h: int, w: int) -> Arr:
+    if g.ph == 0 and g.pw == 0:
+        return img
+    return np.ascontiguousarray(img[:, :, g.ph : g.ph + h, g.pw : g.pw + w])
+
+
+def _window(img: Arr, g: _Geometry, offset: tuple[int, int], out_hw: tuple[int, int]) -> Arr:
+    """The strided view of the padded `img` under a kernel offset (row, column): (N, C, OH, OW)."""
+    (di, dj), (oh, ow) = offset, out_hw
+    return img[:, :, di : di + g.sh * (oh - 1) + 1 : g.sh, dj : dj + g.sw * (ow - 1) + 1 : g.sw]
+
+
+def _im2col_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
+    """The (N, C, KH, KW, OH, OW) patches of the zero-padded `x`."""
+    n, c = x.shape[:2]
+    xp = _padded(x, g)
+    col = np.empty((n, c, g.kh, g.kw, *out_hw))
+    for di, dj in g.offsets:
+        col[:, :, di, dj] = _window(xp, g, (di, dj), out_hw)
+    return col
+
+
+def _col2im_array(col: Arr, shape: Shape, g: _Geometry) -> Arr:
+    """The adjoint of :func:`_im2col_array`: patches summed back into an image of `shape`."""
+    out_hw = (col.shape[4], col.shape[5])
+    img = _padded_zeros(shape, g)
+    for di, dj in g.offsets:
+        win = _window(img, g, (di, dj), out_hw)
+        win += col[:, :, di, dj]
+    return _unpadded(img, g, shape[2], shape[3])
+
+
+def _to_matrix(col: Arr) -> Arr:
+    n, c, kh, kw, oh, ow = col.shape
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(n * oh * ow, c * kh * kw)
+
+
+def _from_matrix(x: Arr, shape: Shape, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
+    n, c = shape[:2]
+    return x.reshape(n, *out_hw, c, g.kh, g.kw).transpose(0, 3, 4, 5, 1, 2)
+
+
+def _conv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
+    n, c = x.shape[:2]
+    oc = W.shape[0]
+    oh, ow = out_hw
+    col = _im2col_array(x, g, out_hw).reshape(n, c * g.kh * g.kw, oh * ow)
+    # (OC, C*KH*KW) @ (N, C*KH*KW, OH*OW): one matrix product per image, written straight in NCHW.
+    return as_f64(np.matmul(W.reshape(oc, c * g.kh * g.kw), col)).reshape(n, oc, oh, ow)
+
+
+def _deconv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
+    n, ci, h, w = x.shape
+    co = W.shape[1]
+    cols = np.matmul(W.reshape(ci, co * g.kh * g.kw).T, x.reshape(n, ci, h * w))
+    return _col2im_array(as_f64(cols).reshape(n, co, g.kh, g.kw, h, w), (n, co, *out_hw), g)
+
+
+def _grad_w_array(x: Arr, gy: Arr, g: _Geometry) -> Arr:
+    n, c = x.shape[:2]
+    o, oh, ow = gy.shape[1:]
+    col = _im2col_array(x, g, (oh, ow)).reshape(n, c * g.kh * g.kw, oh * ow)
+    # Per image (O, OH*OW) @ (OH*OW, C*KH*KW), then the batch sum: BLAS reads the transposed
+    # patches in place, where a tensordot over (N, OH*OW) would copy them first.
+    per_image = np.matmul(gy.reshape(n, o, oh * ow), col.transpose(0, 2, 1))
+    return as_f64(per_image.sum(axis=0)).reshape(o, c, g.kh, g.kw)
+
+
+def _bias_grad(gy: Arr) -> Arr:
+    return as_f64(gy.sum(axis=(0, 2, 3)))
+
+
+def _argmax_windows(windows: list[Arr]) -> tuple[Arr, IntArr]:
+    """The elementwise maximum of the windows and, per element, the first window attaining it."""
+    y = windows[0].copy()
+    for win in windows[1:]:
+        np.maximum(y, win, out=y)
+    index: IntArr = np.zeros(y.shape, dtype=np.min_scalar_type(len(windows) - 1))
+    if len(windows) > 1:
+        # The first arg-max is the number of leading windows strictly below the maximum.
+        below = np.greater(y, windows[0])
+        for win in windows[1:-1]:
+            index += below
+            below &= np.greater(y, win)
+        index += below
+    return y, index
+
+
+def _max_pool_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> tuple[Arr, IntArr]:
+    xp = _padded(x, g, -np.inf)  # padding never wins a max
+    return _argmax_windows([_window(xp, g, offset, out_hw) for offset in g.offsets])
+
+
+def _scatter_to_argmax(gy: Arr, index: IntArr, shape: Shape, g: _Geometry) -> Arr:
+    """Each element of `gy` added to the input element its window's `index` names."""
+    out_hw = (index.shape[2], index.shape[3])
+    gxp = _padded_zeros(shape, g)
+    for t, offset in enumerate(g.offsets):
+        win = _window(gxp, g, offset, out_hw)
+        if g.overlapping:
+            win += gy * (index == t)
+        else:
+            np.multiply(gy, index == t, out=win)
+    return _unpadded(gxp, g, shape[2], shape[3])
+
+
+def _gather_argmax(x: Arr, index: IntArr, g: _Geometry) -> Arr:
+    """From each window of `x`, the element `index` names (the adjoint of the scatter)."""
+    out_hw = (index.shape[2], index.shape[3])
+    xp = _padded(x, g)
+    y = np.zeros(index.shape)
+    for t, offset in enumerate(g.offsets):
+        y += np.where(index == t, _window(xp, g, offset, out_hw), 0.0)
+    return y
+
+
+def _average_pool_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
+    xp = _padded(x, g)
+    first, *rest = g.offsets
+    y = _window(xp, g, first, out_hw).copy()
+    for offset in rest:
+        y += _window(xp, g, offset, out_hw)
+    y *= 1.0 / (g.kh * g.kw)
+    return y
+
+
+def _spread_over_windows(gy: Arr, shape: Shape, g: _Geometry) -> Arr:
+    """The adjoint of average pooling: each element of `gy` spread evenly over its window."""
+    out_hw = (gy.shape[2], gy.shape[3])
+    share = gy * (1.0 / (g.kh * g.kw))
+    gxp = _padded_zeros(shape, g)
+    for offset in g.offsets:
+        win = _window(gxp, g, offset, out_hw)
+        win += share
+    return _unpadded(gxp, g, shape[2], shape[3])
+
+
+def _conv_geometry(
+    x: Shape, W: Shape, stride: tuple[int, int], pad: tuple[int, int]
+) -> tuple[_Geometry, tuple[int, int]]:
+    _check_4d("conv2d", "x", x, "(N, C, H, W)")
+    _check_4d("conv2d", "W", W, "(OC, C, KH, KW)")
+    if x[1] != W[1]:
+        msg = f"conv2d: x must have C={W[1]} channels to match W.shape[1]; got x.shape={x}, W.shape={W}"
+        raise ShapeError(msg)
+    _check_kernel("conv2d", W)
+    g = _geometry((W[2], W[3]), stride, pad)
+    return g, _out_hw("conv2d", g, x, f"x.shape={x}, W.shape={W}, stride={stride}, pad={pad}")
+
+
+def _conv_grads(
+    x: Variable, W: Variable, gy: Variable, stride: tuple[int, int], pad: tuple[int, int]
+) -> tuple[Variable, Variable]:
+    gx = Deconv2dNoBias(stride, pad, (x.shape[2], x.shape[3]))(gy, W)
+    gW = Conv2DGradW((W.shape[2], W.shape[3]), stride, pad)(x, gy)
+    return gx, gW
+
+
+def _conv_grads_data(
+    x: Arr, W: Arr, gy: Arr, stride: tuple[int, int], pad: tuple[int, int]
+) -> tuple[Arr, Arr]:
+    g = _geometry((W.shape[2], W.shape[3]), stride, pad)
+    return _deconv_array(gy, W, g, (x.shape[2], x.shape[3])), _grad_w_array(x, gy, g)
+
+
+@final
+class Conv2dNoBias(BinaryFunction):
+    """conv2d without a bias: inputs x (N, C, H, W) and W (OC, C, KH, KW)."""
+
+    def __init__(self, stride: IntPair = 1, pad: IntPair = 0) -> None:
+        self.stride, self.pad = _stride_pad("conv2d", stride, pad)
+
+    @override
+    def forward(self, x: Arr, W: Arr, /) -> Arr:
+        g, out_hw = _conv_geometry(x.shape, W.shape, self.stride, self.pad)
+        return _conv_array(x, W, g, out_hw)
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x, W = self.inputs
+        return _conv_grads(x, W, gy, self.stride, self.pad)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x, W = self.inputs
+        return _conv_grads_data(x.data, W.data, gy, self.stride, self.pad)
+
+
+@final
+class Conv2d(TernaryFunction):
+    """conv2d with a bias: inputs x (N, C, H, W), W (OC, C, KH, KW) and b (OC,)."""
+
+    def __init__(self, stride: IntPair = 1, pad: IntPair = 0) -> None:
+        self.stride, self.pad = _stride_pad("conv2d", stride, pad)
+
+    @override
+    def forward(self, x: Arr, W: Arr, b: Arr, /) -> Arr:
+        g, out_hw = _conv_geometry(x.shape, W.shape, self.stride, self.pad)
+        if b.shape != (W.shape[0],):
+            msg = (
+                f"conv2d: b must have shape (OC,) = ({W.shape[0]},); got b.shape={b.shape}, W.shape={W.shape}"
+            )
+            raise ShapeError(msg)
+        y = _conv_array(x, W, g, out_hw)
+        y += b.reshape(1, b.shape[0], 1, 1)
+        return y
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
+        x, W, _ = self.inputs
+        return (*_conv_grads(x, W, gy, self.stride, self.pad), sum_(gy, axis=(0, 2, 3)))
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
+        x, W, _ = self.inputs
+        return (*_conv_grads_data(x.data, W.data, gy, self.stride, self.pad), _bias_grad(gy))
+
+
+@typechecked
+def conv2d(
+    x: Variable | Arr,
+    W: Variable | Arr,
+    b: Variable | Arr | None = None,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+) -> Variable:
+    """2-D convolution (a cross-correlation, as in DeZero and PyTorch) of NCHW images, zero padded.
+
+    Arguments:
+        x: (N, C, H, W) images. W: (OC, C, KH, KW) kernels. b: (OC,) bias, or None.
+        stride, pad: an int or a (height, width) pair.
+
+    Returns:
+        (N, OC, OH, OW) with ``OH = (H + 2 * pad_h - KH) // stride_h + 1`` (OW likewise).
+
+    Raises ShapeError when x or W is not 4-D, the channels differ, b is not (OC,) or the kernel
+    does not fit the padded image; DezeroValueError when a stride is below 1 or a pad negative.
+    Differentiable any number of times in x, W and b.
+    """
+    if b is None:
+        return Conv2dNoBias(stride, pad)(x, W)
+    return Conv2d(stride, pad)(x, W, b)
+
+
+def _deconv_geometry(
+    x: Shape, W: Shape, stride: tuple[int, int], pad: tuple[int, int], outsize: tuple[int, int] | None
+) -> tuple[_Geometry, tuple[int, int]]:
+    _check_4d("deconv2d", "x", x, "(N, C_in, H, W)")
+    _check_4d("deconv2d", "W", W, "(C_in, C_out, KH, KW)")
+    if x[1] != W[0]:
+        msg = f"deconv2d: x must have C_in={W[0]} channels to match W.shape[0]; got x.shape={x}, W.shape={W}"
+        raise ShapeError(msg)
+    _check_kernel("deconv2d", W)
+    g = _geometry((W[2], W[3]), stride, pad)
+    context = f"x.shape={x}, W.shape={W}, stride={stride}, pad={pad}"
+    # The sizes that a conv2d with this geometry maps back to (H, W): [lo, lo + stride - 1] per axis.
+    lo = (g.sh * (x[2] - 1) + g.kh - 2 * g.ph, g.sw * (x[3] - 1) + g.kw - 2 * g.pw)
+    hi = (lo[0] + g.sh - 1, lo[1] + g.sw - 1)
+    if min(x[2], x[3]) < 1 or min(hi) < 1 or (outsize is None and min(lo) < 1):
+        msg = (
+            "deconv2d: the output size stride*(H-1)+K-2*pad must be >= 1 along each axis (or, with "
+            f"outsize, up to stride-1 less); got {context}"
+        )
+        raise ShapeError(msg)
+    if outsize is None:
+        return g, lo
+    if not (lo[0] <= outsize[0] <= hi[0] and lo[1] <= outsize[1] <= hi[1]):
+        msg = (
+            f"deconv2d: outsize={outsize} is inconsistent with the input size: the height must be in "
+            f"[{max(lo[0], 1)}, {hi[0]}] and the width in [{max(lo[1], 1)}, {hi[1]}]; got {context}"
+        )
+        raise ShapeError(msg)
+    return g, outsize
+
+
+def _outsize_arg(outsize: IntPair | None) -> tuple[int, int] | None:
+    return None if outsize is None else _pair_arg("deconv2d", "outsize", outsize, 1)
+
+
+def _deconv_grads(
+    x: Variable, W: Variable, gy: Variable, stride: tuple[int, int], pad: tuple[int, int]
+) -> tuple[Variable, Variable]:
+    gx = Conv2dNoBias(stride, pad)(gy, W)
+    gW = Conv2DGradW((W.shape[2], W.shape[3]), stride, pad)(gy, x)
+    return gx, gW
+
+
+def _deconv_grads_data(
+    x: Arr, W: Arr, gy: Arr, stride: tuple[int, int], pad: tuple[int, int]
+) -> tuple[Arr, Arr]:
+    g = _geometry((W.shape[2], W.shape[3]), stride, pad)
+    return _conv_array(gy, W, g, (x.shape[2], x.shape[3])), _grad_w_array(gy, x, g)
+
+
+@final
+class Deconv2dNoBias(BinaryFunction):
+    """deconv2d without a bias: inputs x (N, C_in, H, W) and W (C_in, C_out, KH, KW)."""
+
+    def __init__(self, stride: IntPair = 1, pad: IntPair = 0, outsize: IntPair | None = None) -> None:
+        self.stride, self.pad = _stride_pad("deconv2d", stride, pad)
+        self.outsize = _outsize_arg(outsize)
+
+    @override
+    def forward(self, x: Arr, W: Arr, /) -> Arr:
+        g, out_hw = _deconv_geometry(x.shape, W.shape, self.stride, self.pad, self.outsize)
+        return _deconv_array(x, W, g, out_hw)
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x, W = self.inputs
+        return _deconv_grads(x, W, gy, self.stride, self.pad)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x, W = self.inputs
+        return _deconv_grads_data(x.data, W.data, gy, self.stride, self.pad)
+
+
+@final
+class Deconv2d(TernaryFunction):
+    """deconv2d with a bias: inputs x (N, C_in, H, W), W (C_in, C_out, KH, KW) and b (C_out,)."""
+
+    def __init__(self, stride: IntPair = 1, pad: IntPair = 0, outsize: IntPair | None = None) -> None:
+        self.stride, self.pad = _stride_pad("deconv2d", stride, pad)
+        self.outsize = _outsize_arg(outsize)
+
+    @override
+    def forward(self, x: Arr, W: Arr, b: Arr, /) -> Arr:
+        g, out_hw = _deconv_geometry(x.shape, W.shape, self.stride, self.pad, self.outsize)
+        if b.shape != (W.shape[1],):
+            msg = (
+                f"deconv2d: b must have shape (C_out,) = ({W.shape[1]},); got b.shape={b.shape}, "
+                f"W.shape={W.shape}"
+            )
+            raise ShapeError(msg)
+        y = _deconv_array(x, W, g, out_hw)
+        y += b.reshape(1, b.shape[0], 1, 1)
+        return y
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
+        x, W, _ = self.inputs
+        return (*_deconv_grads(x, W, gy, self.stride, self.pad), sum_(gy, axis=(0, 2, 3)))
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
+        x, W, _ = self.inputs
+        return (*_deconv_grads_data(x.data, W.data, gy, self.stride, self.pad), _bias_grad(gy))
+
+
+@typechecked
+def deconv2d(  # noqa: PLR0917 - DeZero's positional signature
+    x: Variable | Arr,
+    W: Variable | Arr,
+    b: Variable | Arr | None = None,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    outsize: IntPair | None = None,
+) -> Variable:
+    """Transposed 2-D convolution of NCHW images: the adjoint (and gradient) of :func:`conv2d`.
+
+    Arguments:
+        x: (N, C_in, H, W) images. W: (C_in, C_out, KH, KW) kernels. b: (C_out,) bias, or None.
+        stride, pad: an int or a (height, width) pair (the pad is cropped from the output).
+        outsize: the output (OH, OW); by default ``stride * (H - 1) + KH - 2 * pad`` (OW likewise).
+            Up to ``stride - 1`` more is allowed: all these sizes are what a strided conv2d maps to H.
+
+    Returns:
+        (N, C_out, OH, OW).
+
+    Raises ShapeError when x or W is not 4-D, x.shape[1] != W.shape[0], b is not (C_out,), or the
+    output size is not positive or inconsistent with H and W; DezeroValueError for a stride below
+    1, a negative pad or a non-positive outsize. Differentiable any number of times.
+    """
+    if b is None:
+        return Deconv2dNoBias(stride, pad, outsize)(x, W)
+    return Deconv2d(stride, pad, outsize)(x, W, b)
+
+
+@final
+class Conv2DGradW(BinaryFunction):
+    """The kernel gradient of conv2d, ``gW[o, c, i, j] = sum(gy[:, o] * x_padded[:, c, shifted by (i, j)])``.
+
+    A function of both the image `x` and the output gradient `gy` (DeZero kept `x` as a constant,
+    so its double backprop lost the path through x); bilinear, with gradients deconv2d(gy, ggW)
+    for x and conv2d(x, ggW) for gy.
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0) -> None:
+        self.geometry = _window_geometry("conv2d_grad_w", kernel_size, stride, pad)
+
+    @override
+    def forward(self, x: Arr, gy: Arr, /) -> Arr:
+        g = self.geometry
+        _check_4d("conv2d_grad_w", "x", x.shape, "(N, C, H, W)")
+        _check_4d("conv2d_grad_w", "gy", gy.shape, "(N, OC, OH, OW)")
+        oh, ow = _out_hw("conv2d_grad_w", g, x.shape, f"x.shape={x.shape}")
+        if gy.shape[0] != x.shape[0] or gy.shape[2:] != (oh, ow):
+            msg = (
+                f"conv2d_grad_w: gy must have shape (N, OC, OH, OW) = ({x.shape[0]}, OC, {oh}, {ow}) "
+                f"for x.shape={x.shape}, kernel {g.kernel}, stride {g.stride}, pad {g.pad}; "
+                f"got gy.shape={gy.shape}"
+            )
+            raise ShapeError(msg)
+        return _grad_w_array(x, gy, g)
+
+    @override
+    def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
+        x, g_out = self.inputs
+        g = self.geometry
+        gx = Deconv2dNoBias(g.stride, g.pad, (x.shape[2], x.shape[3]))(g_out, gy)
+        g_g_out = Conv2dNoBias(g.stride, g.pad)(x, gy)
+        return gx, g_g_out
+
+    @override
+    def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
+        x, g_out = self.inputs[0].data, self.inputs[1].data
+        g = self.geometry
+        gx = _deconv_array(g_out, gy, g, (x.shape[2], x.shape[3]))
+        return gx, _conv_array(x, gy, g, (g_out.shape[2], g_out.shape[3]))
+
+
+@final
+class Pooling(UnaryFunction):
+    """Max pooling; remembers which window element won, for the gradient."""
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0) -> None:
+        self.geometry = _window_geometry("pooling", kernel_size, stride, pad, pad_below_kernel=True)
+        self.indexes: IntArr = np.zeros((0, 0, 0, 0), dtype=np.uint8)
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        g = self.geometry
+        _check_4d("pooling", "x", x.shape, "(N, C, H, W)")
+        out_hw = _out_hw("pooling", g, x.shape, f"x.shape={x.shape}, stride={g.stride}")
+        y, self.indexes = _max_pool_array(x, g, out_hw)
+        return y
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return Pooling2DGrad(self.indexes, self.inputs[0].shape, self.geometry)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _scatter_to_argmax(gy, self.indexes, self.inputs[0].shape, self.geometry)
+
+
+@final
+class Pooling2DGrad(UnaryFunction):
+    """The gradient of max pooling: each output gradient routed to its window's arg-max element."""
+
+    def __init__(self, indexes: IntArr, input_shape: Shape, geometry: _Geometry) -> None:
+        self.indexes = indexes
+        self.input_shape = input_shape
+        self.geometry = geometry
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return _scatter_to_argmax(x, self.indexes, self.input_shape, self.geometry)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return Pooling2DWithIndexes(self.indexes, self.geometry)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _gather_argmax(gy, self.indexes, self.geometry)
+
+
+@final
+class Pooling2DWithIndexes(UnaryFunction):
+    """Picks from each window the element max pooling picked (the gradient of Pooling2DGrad)."""
+
+    def __init__(self, indexes: IntArr, geometry: _Geometry) -> None:
+        self.indexes = indexes
+        self.geometry = geometry
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return _gather_argmax(x, self.indexes, self.geometry)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return Pooling2DGrad(self.indexes, self.inputs[0].shape, self.geometry)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _scatter_to_argmax(gy, self.indexes, self.inputs[0].shape, self.geometry)
+
+
+@typechecked
+def pooling(x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0) -> Variable:
+    """Max pooling of NCHW images (DeZero's default ``stride=1``, unlike PyTorch's ``stride=kernel``).
+
+    The padding is -inf, so it never wins a window: each window's maximum is over real pixels, and
+    the gradient goes to that one element only (on ties, to the first in row-major window order,
+    like ``numpy.argmax``).
+
+    Arguments:
+        x: (N, C, H, W). kernel_size, stride, pad: an int or a (height, width) pair; the pad must be
+            smaller than the kernel (so that every window covers a pixel).
+
+    Returns:
+        (N, C, OH, OW) with ``OH = (H + 2 * pad_h - KH) // stride_h + 1`` (OW likewise).
+
+    Raises ShapeError when x is not 4-D or the kernel does not fit; DezeroValueError for a kernel or
+    stride below 1, a negative pad or a pad not below the kernel size.
+    """
+    return Pooling(kernel_size, stride, pad)(x)
+
+
+@final
+class AveragePooling(UnaryFunction):
+    """Average pooling over zero-padded windows, divided by KH*KW (DeZero's semantics)."""
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0) -> None:
+        self.geometry = _window_geometry("average_pooling", kernel_size, stride, pad)
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        g = self.geometry
+        _check_4d("average_pooling", "x", x.shape, "(N, C, H, W)")
+        out_hw = _out_hw("average_pooling", g, x.shape, f"x.shape={x.shape}, stride={g.stride}")
+        return _average_pool_array(x, g, out_hw)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return AveragePooling2DGrad(self.inputs[0].shape, self.geometry)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return _spread_over_windows(gy, self.inputs[0].shape, self.geometry)
+
+
+@final
+class AveragePooling2DGrad(UnaryFunction):
+    """The gradient of average pooling: each output gradient spread evenly over its window."""
+
+    def __init__(self, input_shape: Shape, geometry: _Geometry) -> None:
+        self.input_shape = input_shape
+        self.geometry = geometry
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return _spread_over_windows(x, self.input_shape, self.geometry)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        g = self.geometry
+        return AveragePooling(g.kernel, g.stride, g.pad)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        x = self.inputs[0]
+        return _average_pool_array(gy, self.geometry, (x.shape[2], x.shape[3]))
+
+
+@typechecked
+def average_pooling(
+    x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0
+) -> Variable:
+    """Average pooling of NCHW images with DeZero's semantics: the zero padding counts as pixels and
+    every window is divided by ``KH * KW`` (PyTorch's ``count_include_pad=True``).
+
+    Arguments and output shape as :func:`pooling` (here the pad may be as large as you like).
+    Raises ShapeError when x is not 4-D or the kernel does not fit; DezeroValueError for a kernel or
+    stride below 1 or a negative pad.
+    """
+    return AveragePooling(kernel_size, stride, pad)(x)
+
+
+@final
+class Im2col(UnaryFunction):
+    """Image patches as columns; its gradient is :class:`Col2im`."""
+
+    def __init__(
+        self, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0, to_matrix: bool = True
+    ) -> None:
+        self.geometry = _window_geometry("im2col", kernel_size, stride, pad)
+        self.to_matrix = to_matrix
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        g = self.geometry
+        _check_4d("im2col", "x", x.shape, "(N, C, H, W)")
+        col = _im2col_array(x, g, _out_hw("im2col", g, x.shape, f"x.shape={x.shape}, stride={g.stride}"))
+        return _to_matrix(col) if self.to_matrix else col
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        g = self.geometry
+        return Col2im(self.inputs[0].shape, g.kernel, g.stride, g.pad, self.to_matrix)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        g = self.geometry
+        shape = self.inputs[0].shape
+        out_hw = _out_hw("im2col", g, shape, f"x.shape={shape}")
+        return _col2im_array(_from_matrix(gy, shape, g, out_hw) if self.to_matrix else gy, shape, g)
+
+
+@typechecked
+def im2col(
+    x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0, to_matrix: bool = True
+) -> Variable:
+    """The patches of the zero-padded NCHW images `x` that a kernel slides over.
+
+    Returns ``col[n, c, i, j, oh, ow] = x_padded[n, c, oh * stride_h + i, ow * stride_w + j]`` of
+    shape (N, C, KH, KW, OH, OW) when ``to_matrix`` is False, else that array with the patch axes
+    last, as a matrix (N*OH*OW, C*KH*KW). Raises as :func:`average_pooling`.
+    """
+    return Im2col(kernel_size, stride, pad, to_matrix)(x)
+
+
+@final
+class Col2im(UnaryFunction):
+    """Columns summed back into images (the adjoint of :class:`Im2col`, and its gradient)."""
+
+    def __init__(
+        self,
+        input_shape: Shape,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        pad: IntPair = 0,
+        to_matrix: bool = True,
+    ) -> None:
+        check_shape("col2im", input_shape)
+        if len(input_shape) != 4:
+            msg = f"col2im: input_shape must be 4-D (N, C, H, W); got input_shape={input_shape}"
+            raise ShapeError(msg)
+        self.input_shape = input_shape
+        self.geometry = _window_geometry("col2im", kernel_size, stride, pad)
+        self.to_matrix = to_matrix
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        g = self.geometry
+        shape = self.input_shape
+        n, c = shape[:2]
+        out_hw = _out_hw("col2im", g, shape, f"input_shape={shape}, stride={g.stride}")
+        if self.to_matrix:
+            expected: Shape = (n * out_hw[0] * out_hw[1], c * g.kh * g.kw)
+        else:
+            expected = (n, c, g.kh, g.kw, *out_hw)
+        if x.shape != expected:
+            msg = (
+                f"col2im: x must have shape {expected} for input_shape={shape}, kernel {g.kernel}, "
+                f"stride {g.stride}, pad {g.pad} and to_matrix={self.to_matrix}; got x.shape={x.shape}"
+            )
+            raise ShapeError(msg)
+        return _col2im_array(_from_matrix(x, shape, g, out_hw) if self.to_matrix else x, shape, g)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        g = self.geometry
+        return Im2col(g.kernel, g.stride, g.pad, self.to_matrix)(gy)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        g = self.geometry
+        out_hw = _out_hw("col2im", g, self.input_shape, f"input_shape={self.input_shape}")
+        col = _im2col_array(gy, g, out_hw)
+        return _to_matrix(col) if self.to_matrix else col
+
+
+@typechecked
+def col2im(  # noqa: PLR0917 - DeZero's positional signature
+    x: Variable | Arr,
+    input_shape: Shape,
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+    to_matrix: bool = True,
+) -> Variable:
+    """The adjoint of :func:`im2col`: columns of images of `input_shape` (N, C, H, W) summed back into
+    those images, overlapping patches adding up and the padding dropped.
+
+    `x` has the shape im2col returns for `input_shape` and the same arguments: (N*OH*OW, C*KH*KW)
+    when ``to_matrix`` is true, else (N, C, KH, KW, OH, OW). Raises ShapeError when `input_shape`
+    is not 4-D or `x` has another shape, and as :func:`im2col` otherwise.
+    """
+    return Col2im(input_shape, kernel_size, stride, pad, to_matrix)(x)
