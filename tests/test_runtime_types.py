@@ -22,9 +22,9 @@ def _set(obj: object, name: str, value: object) -> Callable[[], object]:
     return lambda: setattr(obj, name, value)
 
 
-def _enter(cm: Any) -> Callable[[], object]:
+def _enter(make: Callable[[], Any]) -> Callable[[], object]:
     def run() -> None:
-        with cm:
+        with make():
             pass
 
     return run
@@ -46,7 +46,7 @@ CORE_CALLS: list[tuple[str, Callable[[], object]]] = [
     ("F.reshape(list)", lambda: F.reshape(x, [2, 1])),  # type: ignore[arg-type]
     ("x.grad = ndarray", _set(x, "grad", np.ones(2))),
     ("x.data = ints", _set(x, "data", ints)),
-    ("using_config(unknown)", _enter(using_config("enable_grad", False))),  # type: ignore[arg-type]
+    ("using_config(unknown)", _enter(lambda: using_config("enable_grad", False))),  # type: ignore[arg-type]
 ]
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "DezeroIndexError",
     "DezeroTypeError",
     "DezeroValueError",
+    "DownloadError",
     "GraphError",
     "ShapeError",
     "WeightsFileError",
@@ -40,6 +41,10 @@ class DezeroIndexError(DezeroError, IndexError):
 
 class WeightsFileError(DezeroValueError):
     """A weights file that is truncated, corrupt, not an .npz archive, or holds unsupported data."""
+
+
+class DownloadError(DezeroError, OSError):
+    """A dataset file could not be downloaded, or its SHA-256 digest did not match (no file is left)."""
 
 
 class GraphError(DezeroError, RuntimeError):
