@@ -4,11 +4,17 @@ strict and checked at run time.
 Set ``TYPED_DEZERO_TYPECHECK=0`` in the environment before import to turn runtime type checking off.
 """
 
+from typed_dezero import dataloaders as dataloaders
+from typed_dezero import datasets as datasets
 from typed_dezero import functions as functions
+from typed_dezero import layers as layers
+from typed_dezero import models as models
 from typed_dezero import optimizers as optimizers
+from typed_dezero import transforms as transforms
 from typed_dezero import utils as utils
 from typed_dezero._checking import RUNTIME_CHECKS as RUNTIME_CHECKS
 from typed_dezero._typing import Arr as Arr
+from typed_dezero._typing import IntArr as IntArr
 from typed_dezero.config import Config as Config
 from typed_dezero.config import detect_anomaly as detect_anomaly
 from typed_dezero.config import no_grad as no_grad
@@ -24,6 +30,9 @@ from typed_dezero.core import UnaryFunction as UnaryFunction
 from typed_dezero.core import Variable as Variable
 from typed_dezero.core import as_array as as_array
 from typed_dezero.core import as_variable as as_variable
+from typed_dezero.dataloaders import DataLoader as DataLoader
+from typed_dezero.dataloaders import SeqDataLoader as SeqDataLoader
+from typed_dezero.datasets import Dataset as Dataset
 from typed_dezero.errors import AnomalyError as AnomalyError
 from typed_dezero.errors import DezeroError as DezeroError
 from typed_dezero.errors import DezeroIndexError as DezeroIndexError
@@ -32,6 +41,8 @@ from typed_dezero.errors import DezeroValueError as DezeroValueError
 from typed_dezero.errors import GraphError as GraphError
 from typed_dezero.errors import ShapeError as ShapeError
 from typed_dezero.errors import WeightsFileError as WeightsFileError
+from typed_dezero.layers import Layer as Layer
+from typed_dezero.models import Model as Model
 
 __version__ = "0.1.0"
 
@@ -41,14 +52,20 @@ __all__ = [
     "Arr",
     "BinaryFunction",
     "Config",
+    "DataLoader",
+    "Dataset",
     "DezeroError",
     "DezeroIndexError",
     "DezeroTypeError",
     "DezeroValueError",
     "Function",
     "GraphError",
+    "IntArr",
+    "Layer",
+    "Model",
     "Operand",
     "Parameter",
+    "SeqDataLoader",
     "ShapeError",
     "TernaryFunction",
     "TwoOutputFunction",
@@ -58,11 +75,16 @@ __all__ = [
     "__version__",
     "as_array",
     "as_variable",
+    "dataloaders",
+    "datasets",
     "detect_anomaly",
     "functions",
+    "layers",
+    "models",
     "no_grad",
     "optimizers",
     "test_mode",
+    "transforms",
     "using_config",
     "utils",
 ]

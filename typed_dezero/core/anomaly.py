@@ -63,10 +63,6 @@ def check_forward(f: Function[Any, Any], inputs: list[Arr], outputs: list[Arr]) 
 def check_backward(f: Function[Any, Any], output_grads: list[Arr], input_grads: list[Arr]) -> None:
     """Raise AnomalyError when `f`'s backward produced a non-finite gradient although its inputs and
     output gradients were all finite (a NaN already in the values merely propagates)."""
-    if (
-        not _all_finite(input_grads)
-        and _all_finite(output_grads)
-        and _all_finite([x.data for x in f.inputs])
-    ):
+    if not _all_finite(input_grads) and _all_finite(output_grads) and _all_finite([x.data for x in f.inputs]):
         msg = f"backward of {_describe(f)} produced a NaN or Inf gradient from finite values"
         raise AnomalyError(msg)

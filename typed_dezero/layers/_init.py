@@ -1,0 +1,33 @@
+"""Helpers shared by the layers: weight initialisation (scaled normal draws from a Generator) and
+size checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from typed_dezero._typing import Arr, Shape
+from typed_dezero.errors import DezeroValueError
+
+_default_rng = np.random.default_rng()
+
+
+def generator(rng: np.random.Generator | None) -> np.random.Generator:
+    """`rng`, or the module's own Generator (never NumPy's global random state)."""
+    return _default_rng if rng is None else rng
+
+
+def scaled_normal(rng: np.random.Generator, shape: Shape, fan_in: int) -> Arr:
+    """Normal draws scaled by ``sqrt(1 / fan_in)``, DeZero's initialisation."""
+    draws: Arr = rng.standard_normal(size=shape)
+    draws *= math.sqrt(1.0 / fan_in)  # in place: VGG16 and ResNet152 weights are large
+    return draws
+
+
+def check_positive(where: str, **sizes: int | None) -> None:
+    """Raise DezeroValueError naming the first of `sizes` that is not None and below 1."""
+    for name, size in sizes.items():
+        if size is not None and size < 1:
+            msg = f"{where}: {name} must be a positive int, got {size}"
+            raise DezeroValueError(msg)

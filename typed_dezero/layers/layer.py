@@ -1,0 +1,364 @@
+"""Layer: the base of every layer and model. It registers Parameters and sub-Layers in assignment
+order, holds non-trainable state (running statistics), and saves and loads weights files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeGuard
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import ParamSpec, TypeVar
+
+from typed_dezero import _io
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr, Shape, describe, f64_hint, is_f64_array
+from typed_dezero.core.variable import Parameter
+from typed_dezero.errors import DezeroError, DezeroTypeError, DezeroValueError, ShapeError
+
+__all__ = ["Layer", "UninitializedParameterError"]
+
+P = ParamSpec("P", default=...)
+"""The parameters of ``forward`` (and so of calling the layer)."""
+R = TypeVar("R", default=Any)
+"""What ``forward`` returns."""
+
+ShapeTemplate = tuple[int | None, ...]
+"""A parameter shape whose None entries are known only at the first call."""
+
+
+class UninitializedParameterError(DezeroError, AttributeError):
+    """A lazily created parameter was read (or saved) before the layer's first call."""
+
+
+class Layer(Generic[P, R]):
+    """Base class of layers: ``Layer[[Variable], Variable]`` is called with one Variable and returns one.
+
+    Attributes that are :class:`Parameter` or :class:`Layer` instances are registered in assignment
+    order; :meth:`params` yields every parameter of the layer and its sub-layers once, in that order.
+    Subclasses implement :meth:`forward`; calling the layer calls it.
+    """
+
+    def __init__(self) -> None:
+        self._registry()
+
+    def _registry(self) -> list[str]:
+        # Created on first use, so subclasses that skip super().__init__() still register.
+        names: list[str] | None = self.__dict__.get("_names")
+        if names is None:
+            names = []
+            object.__setattr__(self, "_names", names)
+            object.__setattr__(self, "_lazy", {})
+            object.__setattr__(self, "_state", {})
+            object.__setattr__(self, "_lazy_state", {})
+        return names
+
+    def _lazy_templates(self) -> dict[str, ShapeTemplate]:
+        self._registry()
+        templates: dict[str, ShapeTemplate] = self.__dict__["_lazy"]
+        return templates
+
+    def _state_arrays(self) -> dict[str, Arr]:
+        self._registry()
+        state: dict[str, Arr] = self.__dict__["_state"]
+        return state
+
+    def _lazy_state_templates(self) -> dict[str, ShapeTemplate]:
+        self._registry()
+        templates: dict[str, ShapeTemplate] = self.__dict__["_lazy_state"]
+        return templates
+
+    def __setattr__(self, name: str, value: object) -> None:
+        names = self._registry()
+        if isinstance(value, Parameter | Layer):
+            if name not in names:
+                names.append(name)
+        elif name in self._lazy_templates():
+            msg = (
+                f"{type(self).__name__}.{name} is a parameter: assign a Parameter, got {describe(value)} "
+                f"(to change its values, assign {name}.data)"
+            )
+            raise DezeroTypeError(msg)
+        elif name in names:
+            names.remove(name)
+        object.__setattr__(self, name, value)
+
+    if (
+        not TYPE_CHECKING
+    ):  # pragma: no branch - only for missing attributes; hidden so checkers still catch typos
+
+        def __getattr__(self, name: str) -> object:
+            lazy = self.__dict__.get("_lazy", {})
+            if name in lazy:
+                msg = (
+                    f"{type(self).__name__}.{name} is created at the layer's first call, from the input's "
+                    "shape; call the layer once (or give its input size) before reading it"
+                )
+                raise UninitializedParameterError(msg)
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg)
+
+    # -- calling ---------------------------------------------------------------------------
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Compute the layer's output; subclasses define it."""
+        msg = f"{type(self).__name__} must define forward()"
+        raise NotImplementedError(msg)
+
+    # -- lazy parameters and state ------------------------------------------------------------
+
+    def declare_lazy_parameter(self, name: str, template: ShapeTemplate) -> None:
+        """Reserve `name` (and its place in the registration order) for a Parameter created later,
+        e.g. at the first call; `template` gives its shape with None for the dimensions not yet known."""
+        names = self._registry()
+        self._lazy_templates()[name] = template
+        if name not in names:
+            names.append(name)
+
+    def set_lazy_parameter(self, name: str, data: Arr) -> Parameter:
+        """Create the declared lazy parameter `name` from `data` (its shape must fit the template)."""
+        templates = self._lazy_templates()
+        if name not in templates:
+            msg = (
+                f"{type(self).__name__}.set_lazy_parameter: {name!r} was not declared; call "
+                f"declare_lazy_parameter({name!r}, template) first"
+            )
+            raise DezeroValueError(msg)
+        _require_f64(f"{type(self).__name__}.set_lazy_parameter({name!r})", data)
+        _check_template(type(self).__name__, name, templates[name], data.shape)
+        param = Parameter(data, name=name)
+        setattr(self, name, param)
+        return param
+
+    def is_initialized(self, name: str) -> bool:
+        """Whether the (possibly lazy) parameter or state array `name` exists yet."""
+        return name in self.__dict__ or name in self._state_arrays()
+
+    def declare_lazy_state(self, name: str, template: ShapeTemplate) -> None:
+        """Reserve `name` for a state array created later (see :meth:`set_state`), so that loading
+        weights into a layer that has not run yet creates it; None in `template` marks the dimensions
+        not yet known."""
+        self._lazy_state_templates()[name] = template
+
+    def set_state(self, name: str, value: Arr) -> None:
+        """Store a non-trainable array, e.g. running statistics: saved with the weights, never
+        returned by :meth:`params`, never updated by optimizers."""
+        _require_f64(f"{type(self).__name__}.set_state({name!r})", value)
+        template = self._lazy_state_templates().get(name)
+        if template is not None:
+            _check_template(type(self).__name__, name, template, value.shape)
+        self._state_arrays()[name] = value
+
+    def state(self, name: str) -> Arr:
+        """The non-trainable array stored under `name` (see :meth:`set_state`)."""
+        states = self._state_arrays()
+        if name in states:
+            return states[name]
+        if name in self._lazy_state_templates():
+            msg = (
+                f"{type(self).__name__} state {name!r} is created at the layer's first call; call the "
+                "layer once (or load weights) before reading it"
+            )
+            raise UninitializedParameterError(msg)
+        msg = f"{type(self).__name__} has no state {name!r}; it has {sorted(states)}"
+        raise KeyError(msg)
+
+    # -- traversal ----------------------------------------------------------------------------
+
+    def _members(self) -> Iterator[tuple[str, Parameter | Layer[Any, Any]]]:
+        for name in self._registry():
+            value = self.__dict__.get(name)
+            if isinstance(value, Parameter | Layer):
+                yield name, value
+
+    def _param_slots(self) -> Iterator[tuple[str, Layer[Any, Any], str, Parameter]]:
+        # (key, owning layer, attribute name, parameter), depth first in registration order, each
+        # parameter once. An explicit stack of member iterators: nesting depth never meets the
+        # recursion limit.
+        seen: set[int] = {id(self)}
+        pending: list[tuple[str, Layer[Any, Any], Iterator[tuple[str, Parameter | Layer[Any, Any]]]]] = [
+            ("", self, self._members())
+        ]
+        while pending:
+            prefix, owner, members = pending[-1]
+            item = next(members, None)
+            if item is None:
+                pending.pop()
+                continue
+            name, value = item
+            key = prefix + name
+            if isinstance(value, Layer):
+                if id(value) not in seen:
+                    seen.add(id(value))
+                    pending.append((key + "/", value, value._members()))
+            elif id(value) not in seen:
+                seen.add(id(value))
+                yield key, owner, name, value
+
+    def named_params(self) -> Iterator[tuple[str, Parameter]]:
+        """``("l0/W", param)`` pairs, depth first in registration order; a parameter reachable under
+        several names is yielded once, under the first."""
+        for key, _, _, param in self._param_slots():
+            yield key, param
+
+    def params(self) -> Iterator[Parameter]:
+        """Every Parameter of this layer and its sub-layers, once each, in registration order."""
+        for _, param in self.named_params():
+            yield param
+
+    def cleargrads(self) -> None:
+        """Clear the gradient of every parameter."""
+        for param in self.params():
+            param.cleargrad()
+
+    def _named_layers(self) -> Iterator[tuple[str, Layer[Any, Any]]]:
+        stack: list[tuple[str, Layer[Any, Any]]] = [("", self)]
+        seen: set[int] = set()
+        while stack:
+            prefix, layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            yield prefix, layer
+            children = [(prefix + name + "/", v) for name, v in layer._members() if isinstance(v, Layer)]
+            stack.extend(reversed(children))
+
+    def uninitialized(self) -> list[str]:
+        """Names of lazily created parameters and state arrays (here and in sub-layers) that do not
+        exist yet."""
+        return [
+            prefix + name
+            for prefix, layer in self._named_layers()
+            for name in (*layer._lazy_templates(), *layer._lazy_state_templates())
+            if not layer.is_initialized(name)
+        ]
+
+    # -- state dict and weights files -----------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Arr]:
+        """Copies of every parameter and state array, keyed ``"sub/name"``. Raises
+        UninitializedParameterError while lazy parameters do not exist yet."""
+        missing = self.uninitialized()
+        if missing:
+            msg = (
+                f"{type(self).__name__}: {missing} do not exist yet (lazy parameters and state are "
+                "created at the first call); run the model once on an input before saving its weights"
+            )
+            raise UninitializedParameterError(msg)
+        out = {name: param.data.copy() for name, param in self.named_params()}
+        for prefix, layer in self._named_layers():
+            for name, value in layer._state_arrays().items():
+                out.setdefault(prefix + name, value.copy())
+        return out
+
+    def load_state_dict(self, state: Mapping[str, npt.NDArray[Any]]) -> None:
+        """Set every parameter and state array from `state` (as :meth:`state_dict` makes).
+
+        Arrays of another floating dtype are converted to float64. Missing or unexpected keys,
+        non-floating arrays and shape mismatches raise an error naming them, and leave the model
+        untouched. Lazy parameters that do not exist yet are created from the given arrays.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not _is_mapping(state):
+            msg = f"{where}: state must be a mapping of names to arrays (a dict), got {describe(state)}"
+            raise DezeroTypeError(msg)
+        targets = self._load_targets()
+        missing = [key for key in targets if key not in state]
+        unexpected = sorted((key for key in state if key not in targets), key=str)
+        if missing or unexpected:
+            msg = f"{where}: keys do not match the model; missing {missing}, unexpected {unexpected}"
+            raise DezeroValueError(msg)
+        converted: dict[str, Arr] = {}
+        for key, target in targets.items():
+            array: object = state[key]
+            if not _is_float_array(array):
+                msg = f"{where}: {key!r} must be a floating-point numpy.ndarray, got {describe(array)}"
+                raise DezeroTypeError(msg)
+            current = target.current
+            if current is not None and array.shape != current.shape:
+                msg = f"{where}: {key!r} has shape {array.shape}, the model expects {current.shape}"
+                raise ShapeError(msg)
+            if current is None:
+                _check_template(type(target.layer).__name__, target.name, target.template, array.shape)
+            converted[key] = np.array(array, dtype=np.float64)  # a copy the model owns
+        for key, target in targets.items():
+            value = converted[key]
+            layer, name = target.layer, target.name
+            if target.is_state:
+                if target.current is None:
+                    layer.set_state(name, value)
+                else:
+                    target.current[...] = value
+            elif target.current is None:
+                layer.set_lazy_parameter(name, value)
+            else:
+                param: Parameter = layer.__dict__[name]
+                param.data = value
+
+    def _load_targets(self) -> dict[str, _Target]:
+        # The keys of state_dict() (same order), plus the lazy parameters and states not created yet.
+        targets: dict[str, _Target] = {}
+        for key, layer, name, param in self._param_slots():
+            targets[key] = _Target(layer, name, param.data, (), is_state=False)
+        for prefix, layer in self._named_layers():
+            for name, template in layer._lazy_templates().items():
+                if not layer.is_initialized(name):
+                    targets.setdefault(prefix + name, _Target(layer, name, None, template, is_state=False))
+        for prefix, layer in self._named_layers():
+            for name, array in layer._state_arrays().items():
+                targets.setdefault(prefix + name, _Target(layer, name, array, (), is_state=True))
+            for name, template in layer._lazy_state_templates().items():
+                if not layer.is_initialized(name):
+                    targets.setdefault(prefix + name, _Target(layer, name, None, template, is_state=True))
+        return targets
+
+    @typechecked
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write every parameter and state array to an .npz file at exactly `path`, atomically (a
+        temporary file in the same folder, then a rename: a failure never leaves half a file)."""
+        _io.save_npz(path, self.state_dict())
+
+    @typechecked
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Load a weights file written by :meth:`save_weights` (never executing code from it); on any
+        mismatch the model is left untouched (see :meth:`load_state_dict`)."""
+        self.load_state_dict(_io.load_npz(path))
+
+
+class _Target(NamedTuple):
+    """Where one entry of a state dict goes: a parameter or state array of `layer`."""
+
+    layer: Layer[Any, Any]
+    name: str
+    current: Arr | None  # None: created from the loaded array (lazy)
+    template: ShapeTemplate
+    is_state: bool
+
+
+def _check_template(owner: str, name: str, template: ShapeTemplate, shape: Shape) -> None:
+    if len(template) != len(shape) or any(
+        t is not None and t != s for t, s in zip(template, shape, strict=False)
+    ):
+        expected = tuple("?" if t is None else t for t in template)
+        msg = f"{owner}.{name}: expected a shape like {expected}, got {shape}"
+        raise ShapeError(msg)
+
+
+def _is_mapping(x: object) -> TypeGuard[Mapping[Any, object]]:
+    return isinstance(x, Mapping)
+
+
+def _is_float_array(x: object) -> TypeGuard[npt.NDArray[np.floating[Any]]]:
+    kind: object = getattr(getattr(x, "dtype", None), "kind", None)
+    return kind == "f" and isinstance(x, np.ndarray)
+
+
+def _require_f64(where: str, value: object) -> None:
+    # Takes `object` so that callers typed `Arr` keep a reachable error branch for the checkers.
+    if not is_f64_array(value):
+        msg = f"{where}: expected a float64 ndarray, got {describe(value)}; {f64_hint(value)}"
+        raise DezeroTypeError(msg)

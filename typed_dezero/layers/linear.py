@@ -1,0 +1,67 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+import typed_dezero.functions as F
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr
+from typed_dezero.core.variable import Parameter, Variable, as_variable
+from typed_dezero.errors import ShapeError
+from typed_dezero.layers._init import check_positive, generator, scaled_normal
+from typed_dezero.layers.layer import Layer
+
+__all__ = ["Linear"]
+
+
+@final
+class Linear(Layer[[Variable | Arr], Variable]):
+    """``y = x @ W + b`` with W of shape (in_size, out_size) and b of shape (out_size,).
+
+    With ``in_size=None`` the weight is created at the first call from ``x.shape[-1]`` (reading
+    ``W`` before that raises UninitializedParameterError). Weights are drawn from `rng` (a NumPy
+    Generator; by default the library's own) as normal values scaled by ``sqrt(1 / in_size)``.
+    """
+
+    W: Parameter
+    b: Parameter | None
+
+    @typechecked
+    def __init__(
+        self,
+        out_size: int,
+        nobias: bool = False,
+        in_size: int | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive("Linear", out_size=out_size, in_size=in_size)
+        self.out_size = out_size
+        self._rng = generator(rng)
+        self.declare_lazy_parameter("W", (None, out_size))
+        if in_size is not None:
+            self._init_W(in_size)
+        self.b = None if nobias else Parameter(np.zeros(out_size), name="b")
+
+    @property
+    def in_size(self) -> int | None:
+        """The input size: W.shape[0], or None while W does not exist yet."""
+        return self.W.shape[0] if self.is_initialized("W") else None
+
+    def _init_W(self, in_size: int) -> None:
+        self.set_lazy_parameter("W", scaled_normal(self._rng, (in_size, self.out_size), in_size))
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        x = as_variable(x)
+        if not self.is_initialized("W"):
+            if x.ndim == 0:
+                msg = "Linear: the input needs a feature axis, got a 0-d input"
+                raise ShapeError(msg)
+            self._init_W(x.shape[-1])
+        return F.linear(x, self.W, self.b)

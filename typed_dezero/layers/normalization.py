@@ -1,0 +1,73 @@
+"""Batch normalisation."""
+
+from __future__ import annotations
+
+import math
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+import typed_dezero.functions as F
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr
+from typed_dezero.core.variable import Parameter, Variable, as_variable
+from typed_dezero.errors import DezeroValueError, ShapeError
+from typed_dezero.layers._init import check_positive
+from typed_dezero.layers.layer import Layer
+
+__all__ = ["BatchNorm"]
+
+
+@final
+class BatchNorm(Layer[[Variable | Arr], Variable]):
+    """Batch normalisation over channel axis 1 of (N, C) or (N, C, H, W) inputs.
+
+    ``gamma`` and ``beta`` (shape (C,)) are trainable Parameters; the running mean and variance are
+    state (saved with the weights, not returned by ``params()``), read with ``state("avg_mean")`` /
+    ``state("avg_var")``. All four are created at the first call, when C is known, or at once when
+    `channels` is given. In training the running statistics are updated as
+    ``avg = momentum * avg + (1 - momentum) * batch`` (see :func:`typed_dezero.functions.batch_norm`).
+
+    Raises DezeroValueError for `momentum` outside [0, 1], `eps` not > 0 or `channels` below 1.
+    """
+
+    gamma: Parameter
+    beta: Parameter
+
+    @typechecked
+    def __init__(self, momentum: float = 0.9, eps: float = 2e-5, *, channels: int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            msg = f"BatchNorm: momentum must be in [0, 1], got {momentum!r}"
+            raise DezeroValueError(msg)
+        if not (eps > 0.0 and math.isfinite(eps)):
+            msg = f"BatchNorm: eps must be a finite number > 0, got {eps!r}"
+            raise DezeroValueError(msg)
+        check_positive("BatchNorm", channels=channels)
+        self.momentum = momentum
+        self.eps = eps
+        self.declare_lazy_parameter("gamma", (None,))
+        self.declare_lazy_parameter("beta", (None,))
+        self.declare_lazy_state("avg_mean", (None,))
+        self.declare_lazy_state("avg_var", (None,))
+        if channels is not None:
+            self._init_params(channels)
+
+    def _init_params(self, channels: int) -> None:
+        self.set_lazy_parameter("gamma", np.ones(channels))
+        self.set_lazy_parameter("beta", np.zeros(channels))
+        self.set_state("avg_mean", np.zeros(channels))
+        self.set_state("avg_var", np.ones(channels))
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        x = as_variable(x)
+        if x.ndim not in (2, 4):
+            msg = f"BatchNorm: expected a (N, C) or (N, C, H, W) input, got shape {x.shape}"
+            raise ShapeError(msg)
+        if not self.is_initialized("gamma"):
+            self._init_params(x.shape[1])
+        return F.batch_norm(
+            x, self.gamma, self.beta, self.state("avg_mean"), self.state("avg_var"), self.momentum, self.eps
+        )

@@ -1,0 +1,98 @@
+"""Recurrent layers: RNN and LSTM, stepping one time step per call (truncated BPTT friendly)."""
+
+from __future__ import annotations
+
+from typing import final
+
+import numpy as np
+from typing_extensions import override
+
+import typed_dezero.functions as F
+from typed_dezero._checking import typechecked
+from typed_dezero._typing import Arr
+from typed_dezero.core.variable import Variable
+from typed_dezero.layers._init import check_positive
+from typed_dezero.layers.layer import Layer
+from typed_dezero.layers.linear import Linear
+
+__all__ = ["LSTM", "RNN"]
+
+
+@final
+class RNN(Layer[[Variable | Arr], Variable]):
+    """Elman RNN step: ``h = tanh(x @ Wx + bx + h_prev @ Wh)``; the hidden state persists between
+    calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size)."""
+
+    h: Variable | None
+
+    @typechecked
+    def __init__(
+        self, hidden_size: int, in_size: int | None = None, *, rng: np.random.Generator | None = None
+    ) -> None:
+        super().__init__()
+        check_positive("RNN", hidden_size=hidden_size, in_size=in_size)
+        self.x2h = Linear(hidden_size, in_size=in_size, rng=rng)
+        # The hidden-to-hidden map always has hidden_size inputs (DeZero passed in_size here).
+        self.h2h = Linear(hidden_size, in_size=hidden_size, nobias=True, rng=rng)
+        self.h = None
+
+    def reset_state(self) -> None:
+        """Forget the hidden state (start a new sequence)."""
+        self.h = None
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        pre = self.x2h(x)
+        h_new = F.tanh(pre if self.h is None else pre + self.h2h(self.h))
+        self.h = h_new
+        return h_new
+
+
+@final
+class LSTM(Layer[[Variable | Arr], Variable]):
+    """LSTM step with forget, input and output gates; hidden state ``h`` and cell ``c`` persist
+    between calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size)."""
+
+    h: Variable | None
+    c: Variable | None
+
+    @typechecked
+    def __init__(
+        self, hidden_size: int, in_size: int | None = None, *, rng: np.random.Generator | None = None
+    ) -> None:
+        super().__init__()
+        check_positive("LSTM", hidden_size=hidden_size, in_size=in_size)
+        H = hidden_size
+        self.x2f = Linear(H, in_size=in_size, rng=rng)
+        self.x2i = Linear(H, in_size=in_size, rng=rng)
+        self.x2o = Linear(H, in_size=in_size, rng=rng)
+        self.x2u = Linear(H, in_size=in_size, rng=rng)
+        self.h2f = Linear(H, in_size=H, nobias=True, rng=rng)
+        self.h2i = Linear(H, in_size=H, nobias=True, rng=rng)
+        self.h2o = Linear(H, in_size=H, nobias=True, rng=rng)
+        self.h2u = Linear(H, in_size=H, nobias=True, rng=rng)
+        self.h = None
+        self.c = None
+
+    def reset_state(self) -> None:
+        """Forget the hidden state and the cell (start a new sequence)."""
+        self.h = None
+        self.c = None
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        h = self.h
+        if h is None:
+            f = F.sigmoid(self.x2f(x))
+            i = F.sigmoid(self.x2i(x))
+            o = F.sigmoid(self.x2o(x))
+            u = F.tanh(self.x2u(x))
+        else:
+            f = F.sigmoid(self.x2f(x) + self.h2f(h))
+            i = F.sigmoid(self.x2i(x) + self.h2i(h))
+            o = F.sigmoid(self.x2o(x) + self.h2o(h))
+            u = F.tanh(self.x2u(x) + self.h2u(h))
+        c_new = i * u if self.c is None else f * self.c + i * u
+        h_new = o * F.tanh(c_new)
+        self.h, self.c = h_new, c_new
+        return h_new
