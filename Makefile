@@ -4,14 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.dev-installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: help install check lint typecheck test clean
+.PHONY: help install check lint typecheck test bench clean
 
 help:
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make lint       ruff"
 	@echo "make typecheck  mypy --strict and pyright (strict)"
 	@echo "make test       pytest with the branch-coverage gate"
+	@echo "make bench      benchmarks vs a NumPy floor and PyTorch (BENCH_ARGS=--quick, or workload names)"
 
 $(DEV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,17 @@ test: $(DEV_STAMP)
 	$(BIN)/pytest --cov --cov-report=term
 
 check: lint typecheck test
+
+# The benchmarks need the `bench` extra (PyTorch, CPU build) on top of the dev tools. BLAS/OpenMP are
+# pinned to one thread for every contender (benchmarks/__init__.py sets the same before any import).
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov build dist *.egg-info
