@@ -5,10 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
+DEMO_STAMP := $(VENV)/.demo-installed
 
-.PHONY: help install check lint typecheck test bench clean
+.PHONY: help install demo check lint typecheck test bench clean
 
 help:
+	@echo "make demo       train an MLP on scikit-learn's 8x8 digits; curves and graph in demo_output/"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make lint       ruff"
 	@echo "make typecheck  mypy --strict and pyright (strict)"
@@ -22,6 +24,16 @@ $(DEV_STAMP): pyproject.toml
 	touch $@
 
 install: $(DEV_STAMP)
+
+# The demo needs only the library and its `demo` extra (scikit-learn, tqdm, matplotlib).
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+demo: $(DEMO_STAMP)
+	$(BIN)/python -m examples.demo --out demo_output
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -48,4 +60,4 @@ bench: $(BENCH_STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov build dist *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov build dist *.egg-info demo_output
