@@ -306,13 +306,13 @@ class BadArrays(Function):
     ],
 )
 def test_engine_checks_backward_data_results(result: object, error: type[Exception], message: str) -> None:
-    y = BadArrays(result)(np.ones(2), np.ones(2))
+    y = BadArrays(result)(Variable(np.ones(2)), Variable(np.ones(2)))
     with pytest.raises(error, match=message):
         y.sum().backward()
 
 
 def test_backward_data_may_return_numpy_scalars_for_0d() -> None:
-    y = BadArrays((np.float64(2.0), np.float64(3.0)))(np.array(1.0), np.array(1.0))
+    y = BadArrays((np.float64(2.0), np.float64(3.0)))(Variable(np.array(1.0)), Variable(np.array(1.0)))
     assert BadArrays.has_backward_data
     y.backward()
     assert y.creator is not None
@@ -320,3 +320,59 @@ def test_backward_data_may_return_numpy_scalars_for_0d() -> None:
     assert x0.grad is not None
     assert x1.grad is not None
     assert (float(x0.grad.data), float(x1.grad.data)) == (2.0, 3.0)
+
+
+class CountingSquare(UnaryFunction):
+    """x ** 2 that counts its backward calls, to see which ones the engine skips."""
+
+    calls = 0
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x**2
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        (x,) = self.inputs
+        return gy * 2.0 * x
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        CountingSquare.calls += 1
+        return gy * 2.0 * self.inputs[0].data
+
+
+def test_raw_operands_are_constants_without_gradients() -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    c = np.array([3.0, 4.0])
+    y = x * c
+    assert y.creator is not None
+    constant = y.creator.inputs[1]
+    assert x.requires_grad
+    assert not constant.requires_grad
+    y.sum().backward()
+    assert constant.grad is None
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, c)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_variables_marked_not_requiring_grad_get_none(create_graph: bool) -> None:
+    frozen = Variable(np.array([1.0, 2.0]))
+    frozen.requires_grad = False
+    w = Variable(np.array([0.5, 0.5]))
+    CountingSquare.calls = 0
+    h = CountingSquare()(frozen)  # only constants behind it: its backward is skipped
+    (h * w).sum().backward(create_graph=create_graph)
+    assert frozen.grad is None
+    assert w.grad is not None
+    np.testing.assert_array_equal(w.grad.data, [1.0, 4.0])
+    assert CountingSquare.calls == 0
+
+
+def test_skipped_inputs_do_not_need_a_valid_gradient() -> None:
+    # backward_data may return anything for an input that does not require a gradient.
+    y = BadArrays((np.ones(2), np.ones(7)))(Variable(np.ones(2)), np.ones(2))
+    y.sum().backward()
+    assert y.creator is not None
+    assert y.creator.inputs[0].grad is not None

@@ -1,5 +1,6 @@
 """The autograd core: Variable, Function and the backward walk."""
 
+from typed_dezero.core.function import SKIPPED_GRAD as SKIPPED_GRAD
 from typed_dezero.core.function import BinaryFunction as BinaryFunction
 from typed_dezero.core.function import Function as Function
 from typed_dezero.core.function import TernaryFunction as TernaryFunction
@@ -12,6 +13,7 @@ from typed_dezero.core.variable import as_array as as_array
 from typed_dezero.core.variable import as_variable as as_variable
 
 __all__ = [
+    "SKIPPED_GRAD",
     "BinaryFunction",
     "Function",
     "Operand",

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from typed_dezero._typing import Arr, describe, is_f64_array, is_tuple
-from typed_dezero.errors import DezeroTypeError, ShapeError
+from typed_dezero.errors import DezeroError, DezeroTypeError, ShapeError
 
 if TYPE_CHECKING:
     from typed_dezero.core.function import Function
 
-__all__ = ["backward_step", "check_array_grads", "gradient_shape_error", "zeros_for_output"]
+__all__ = ["array_grads_error", "backward_step", "gradient_shape_error", "zeros_for_output"]
 
 
 def _output_grad(f: Function[Any, Any], i: int) -> Variable | None:
@@ -66,26 +66,23 @@ def backward_step(f: Function[Any, Any]) -> tuple[Variable, ...]:
     return tuple(checked)
 
 
-def check_array_grads(f: Function[Any, Any], result: object) -> tuple[Arr, ...]:
-    """The result of ``f.backward_data``, checked: one float64 array of each input's shape."""
+def array_grads_error(f: Function[Any, Any], result: object) -> DezeroError:
+    """The error to raise for a ``backward_data`` result that failed the engine's check: the first
+    input that requires a gradient and got no float64 array of its shape, else a count mismatch."""
     gxs = result if is_tuple(result) else (result,)
-    if len(gxs) != len(f.inputs):
-        raise _count_error(f, "backward_data", len(gxs))
-    checked: list[Arr] = []
-    for i, item in enumerate(gxs):
-        gx = item
+    name = type(f).__name__
+    for i, (x, gx) in enumerate(zip(f.inputs, gxs, strict=False)):
+        if not x.requires_grad or isinstance(gx, np.float64):
+            continue
         if not is_f64_array(gx):
-            if not isinstance(gx, np.float64):
-                msg = (
-                    f"{type(f).__name__}.backward_data must return a float64 array per input, returned "
-                    f"{describe(gx)} for input {i}"
-                )
-                raise DezeroTypeError(msg)
-            gx = np.asarray(gx)  # NumPy returns scalars from 0-d operations
-        if gx.shape != f.inputs[i].shape:
-            raise gradient_shape_error(f, "backward_data", i, gx.shape)
-        checked.append(gx)
-    return tuple(checked)
+            msg = (
+                f"{name}.backward_data must return a float64 array per input, returned {describe(gx)} "
+                f"for input {i}"
+            )
+            return DezeroTypeError(msg)
+        if gx.shape != x.shape:
+            return gradient_shape_error(f, "backward_data", i, gx.shape)
+    return _count_error(f, "backward_data", len(gxs))
 
 
 from typed_dezero.core.variable import Variable, is_variable  # noqa: E402  (variable.py imports this module)

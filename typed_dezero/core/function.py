@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import weakref
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, overload
 
 import numpy as np
 from typing_extensions import TypeVar, override
@@ -32,7 +32,14 @@ from typed_dezero.errors import DezeroTypeError, GraphError
 if TYPE_CHECKING:
     from typed_dezero.core.variable import Operand
 
-__all__ = ["BinaryFunction", "Function", "TernaryFunction", "TwoOutputFunction", "UnaryFunction"]
+__all__ = [
+    "SKIPPED_GRAD",
+    "BinaryFunction",
+    "Function",
+    "TernaryFunction",
+    "TwoOutputFunction",
+    "UnaryFunction",
+]
 
 In = TypeVar("In", bound=tuple[Arr, ...], default=tuple[Arr, ...])
 """The tuple of arrays ``forward`` takes: ``tuple[Arr]`` for one input, ``tuple[Arr, Arr]`` for two."""
@@ -142,9 +149,16 @@ class Function(ABC, Generic[In, Out]):
 
         When a subclass defines it, ``Variable.backward()`` without ``create_graph`` calls it instead
         of ``backward``: no graph nodes are built for gradients nobody will differentiate, which makes
-        first-order backpropagation much faster. It must agree with ``backward``.
+        first-order backpropagation much faster. It must agree with ``backward``. For an input whose
+        ``requires_grad`` is False it may return :data:`SKIPPED_GRAD` instead of computing a gradient.
         """
         raise _no_backward_data(self)
+
+
+SKIPPED_GRAD: Final[Arr] = np.empty(0)
+"""What :meth:`Function.backward_data` may return for an input whose ``requires_grad`` is False
+(e.g. a raw array operand): the engine ignores that entry, so the gradient need not be computed."""
+SKIPPED_GRAD.flags.writeable = False
 
 
 def _no_backward_data(fn: object) -> NotImplementedError:
@@ -152,10 +166,16 @@ def _no_backward_data(fn: object) -> NotImplementedError:
 
 
 def _operand_to_variable(fn: object, inputs: tuple[object, ...], x: object) -> Variable:
+    # A raw operand becomes a constant: nobody holds its Variable, so its gradient is never needed.
     if is_f64_array(x):
-        return Variable(x)
-    if is_real_scalar(x):
-        return Variable(np.array(x, dtype=np.float64))
+        constant = Variable(x)
+    elif is_real_scalar(x):
+        constant = Variable(np.array(x, dtype=np.float64))
+    else:
+        constant = None
+    if constant is not None:
+        constant.requires_grad = False
+        return constant
     position = next(i for i, item in enumerate(inputs) if item is x)
     msg = (
         f"{type(fn).__name__}: input {position} must be a Variable, a float64 ndarray or a Python int/float, "

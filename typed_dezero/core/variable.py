@@ -54,7 +54,7 @@ class Variable:
     and always return a Variable.
     """
 
-    __slots__ = ("__weakref__", "_data", "_grad", "creator", "generation", "name")
+    __slots__ = ("__weakref__", "_data", "_grad", "creator", "generation", "name", "requires_grad")
     # NumPy must hand `ndarray <op> Variable` to our reflected operators instead of looping over
     # elements, and explicit ufunc calls such as np.exp(x) must fail loudly.
     __array_ufunc__: ClassVar[None] = None
@@ -64,6 +64,9 @@ class Variable:
     creator: Function[Any, Any] | None
     generation: int
     name: str | None
+    requires_grad: bool
+    """Whether backward computes this Variable's gradient (default True). Variables that a Function
+    makes from a raw array or number operand have it False: nobody can read their gradient."""
 
     def __init__(self, data: Arr, name: str | None = None) -> None:
         # The common case inline (this runs for every output of every operation), the guard after.
@@ -77,6 +80,7 @@ class Variable:
         self.name = name
         self.creator = None
         self.generation = 0
+        self.requires_grad = True
 
     # -- data and gradient -------------------------------------------------------------------
 
@@ -175,10 +179,10 @@ class Variable:
                 f = pop(heap)[2]
                 if not create_graph and f.has_backward_data:
                     # First-order fast path: the Function's derivative on plain arrays, no graph nodes.
-                    arrays = Variable._array_grads(f)
+                    pairs = Variable._array_grads(f)
                     if anomaly:
-                        check_backward(f, Variable._output_grad_arrays(f), list(arrays))
-                    for x, ga in zip(f.inputs, arrays, strict=True):
+                        check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
+                    for x, ga in pairs:
                         old = x._grad
                         x._grad = Variable(ga if old is None else np.asarray(old._data + ga))
                         c = x.creator
@@ -190,6 +194,8 @@ class Variable:
                     if anomaly:
                         check_backward(f, Variable._output_grad_arrays(f), [g._data for g in grads])
                     for x, gx in zip(f.inputs, grads, strict=True):
+                        if not x.requires_grad:
+                            continue
                         old = x._grad
                         if old is None:
                             x._grad = gx
@@ -211,9 +217,15 @@ class Variable:
             flags_var.reset(token)
 
     @staticmethod
-    def _array_grads(f: Function[Any, Any]) -> tuple[Arr, ...]:
-        """``f.backward_data`` on the output gradients' arrays, checked: one float64 array of the
-        right shape per input (see typed_dezero.core.backprop for the Variable flavour)."""
+    def _array_grads(f: Function[Any, Any]) -> list[tuple[Variable, Arr]]:
+        """``f.backward_data`` on the output gradients' arrays, checked: a float64 array of the
+        right shape for each input that requires a gradient, paired with that input (see
+        typed_dezero.core.backprop for the Variable flavour)."""
+        for x in f.inputs:
+            if x.requires_grad:
+                break
+        else:
+            return []  # only constants in: nothing to compute
         outputs = f.outputs
         if len(outputs) == 1:
             # A single output is alive: the walk reached f through it.
@@ -226,16 +238,18 @@ class Variable:
         inputs = f.inputs
         gxs = result if is_tuple(result) else (result,)
         if len(gxs) == len(inputs):
-            checked: list[Arr] = []
+            pairs: list[tuple[Variable, Arr]] = []
             for item, x in zip(gxs, inputs, strict=True):
+                if not x.requires_grad:
+                    continue  # whatever backward_data returned for it is ignored
                 # NumPy returns scalars from operations on 0-d arrays
                 gx = np.asarray(item) if type(item) is np.float64 else item
                 if not is_f64_array(gx) or gx.shape != x._data.shape:
                     break
-                checked.append(gx)
+                pairs.append((x, gx))
             else:
-                return tuple(checked)
-        return check_array_grads(f, result)  # raises the precise error
+                return pairs
+        raise array_grads_error(f, result)
 
     @staticmethod
     def _output_grad_arrays(f: Function[Any, Any]) -> list[Arr]:
@@ -428,8 +442,8 @@ def as_variable(obj: Variable | Arr) -> Variable:
 # import sits at the bottom to close that cycle after Variable exists.
 from typed_dezero.core.anomaly import check_backward  # noqa: E402
 from typed_dezero.core.backprop import (  # noqa: E402
+    array_grads_error,
     backward_step,
-    check_array_grads,
     zeros_for_output,
 )
 from typed_dezero.functions import arithmetic, linalg, reduction  # noqa: E402

@@ -9,8 +9,8 @@ from typing_extensions import override
 
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Shape
-from typed_dezero.core.function import BinaryFunction, TernaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction
+from typed_dezero.core.variable import Variable
 from typed_dezero.errors import ShapeError
 from typed_dezero.functions._util import as_f64, sum_to_array
 from typed_dezero.functions.shape import reshape, sum_to, transpose
@@ -66,13 +66,17 @@ class MatMul(BinaryFunction):
 
     @override
     def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
-        x0, x1 = self.inputs[0].data, self.inputs[1].data
+        v0, v1 = self.inputs
+        x0, x1 = v0.data, v1.data
         a = x0.reshape(1, -1) if x0.ndim == 1 else x0
         b = x1.reshape(-1, 1) if x1.ndim == 1 else x1
         g = gy.reshape(_matmul_shape("matmul", a.shape, b.shape))
-        ga = sum_to_array(as_f64(np.matmul(g, np.swapaxes(b, -1, -2))), a.shape)
-        gb = sum_to_array(as_f64(np.matmul(np.swapaxes(a, -1, -2), g)), b.shape)
-        return ga.reshape(x0.shape), gb.reshape(x1.shape)
+        ga, gb = SKIPPED_GRAD, SKIPPED_GRAD
+        if v0.requires_grad:
+            ga = sum_to_array(as_f64(np.matmul(g, np.swapaxes(b, -1, -2))), a.shape).reshape(x0.shape)
+        if v1.requires_grad:
+            gb = sum_to_array(as_f64(np.matmul(np.swapaxes(a, -1, -2), g)), b.shape).reshape(x1.shape)
+        return ga, gb
 
 
 @typechecked
@@ -96,7 +100,7 @@ class Linear(TernaryFunction):
     @override
     def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
         x, W, b = self.inputs
-        return (*_linear_grads_data(x.data, W.data, gy), sum_to_array(gy, b.shape))
+        return (*_linear_grads_data(x, W, gy), sum_to_array(gy, b.shape) if b.requires_grad else SKIPPED_GRAD)
 
 
 @final
@@ -113,7 +117,7 @@ class LinearNoBias(BinaryFunction):
     @override
     def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
         x, W = self.inputs
-        return _linear_grads_data(x.data, W.data, gy)
+        return _linear_grads_data(x, W, gy)
 
 
 def _linear_grads(x: Variable, W: Variable, gy: Variable) -> tuple[Variable, Variable]:
@@ -124,27 +128,28 @@ def _linear_grads(x: Variable, W: Variable, gy: Variable) -> tuple[Variable, Var
     return gx, matmul(x2.T, gy2)
 
 
-def _linear_grads_data(x: Arr, W: Arr, gy: Arr) -> tuple[Arr, Arr]:
-    x2 = x.reshape(-1, x.shape[-1])
+def _linear_grads_data(x: Variable, W: Variable, gy: Arr) -> tuple[Arr, Arr]:
+    # The input batch is usually a constant (a raw array): then its gradient is not computed.
+    gx = as_f64(gy @ W.data.T) if x.requires_grad else SKIPPED_GRAD
+    if not W.requires_grad:
+        return gx, SKIPPED_GRAD
+    xd = x.data
+    x2 = xd.reshape(-1, xd.shape[-1])
     gy2 = gy.reshape(-1, gy.shape[-1])
-    return as_f64(gy @ W.T), as_f64(x2.T @ gy2)
+    return gx, as_f64(x2.T @ gy2)
 
 
 @typechecked
 def linear(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None) -> Variable:
     """``x @ W + b`` for x of shape (..., I), W of shape (I, O) and b of shape (O,) (or None).
     Leading dimensions of `x` are kept. Raises ShapeError on mismatched shapes."""
-    x, weight = as_variable(x), as_variable(W)
-    if x.ndim < 1 or weight.ndim != 2 or x.shape[-1] != weight.shape[0]:
-        msg = (
-            "linear: x.shape[-1] must equal W.shape[0] (W 2-D); "
-            f"got x.shape={x.shape}, W.shape={weight.shape}"
-        )
+    # Shapes are checked on the operands as given: a raw array x stays a constant of the graph.
+    if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
+        msg = f"linear: x.shape[-1] must equal W.shape[0] (W 2-D); got x.shape={x.shape}, W.shape={W.shape}"
         raise ShapeError(msg)
     if b is None:
-        return LinearNoBias()(x, weight)
-    bias = as_variable(b)
-    if bias.shape != (weight.shape[1],):
-        msg = f"linear: b must have shape (W.shape[1],); got b.shape={bias.shape}, W.shape={weight.shape}"
+        return LinearNoBias()(x, W)
+    if b.shape != (W.shape[1],):
+        msg = f"linear: b must have shape (W.shape[1],); got b.shape={b.shape}, W.shape={W.shape}"
         raise ShapeError(msg)
-    return Linear()(x, weight, bias)
+    return Linear()(x, W, b)

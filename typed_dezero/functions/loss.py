@@ -167,10 +167,10 @@ class SoftmaxCrossEntropy(UnaryFunction):
 
     @override
     def forward(self, x: Arr, /) -> Arr:
-        shifted = x - as_f64(np.max(x, axis=1, keepdims=True))
-        log_z = np.log(as_f64(np.sum(np.exp(shifted), axis=1)))
+        shifted = x - as_f64(x.max(axis=1, keepdims=True))
+        log_z = np.log(as_f64(np.exp(shifted).sum(axis=1)))
         log_p = as_f64(shifted[np.arange(len(x)), self.labels]) - log_z
-        return -as_f64(np.sum(log_p)) / len(x)
+        return -as_f64(log_p.sum()) / len(x)
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
@@ -184,10 +184,11 @@ class SoftmaxCrossEntropy(UnaryFunction):
     def backward_data(self, gy: Arr, /) -> Arr:
         x = self.inputs[0].data
         n = len(x)
-        e = np.exp(x - as_f64(np.max(x, axis=1, keepdims=True)))
-        p = e / as_f64(np.sum(e, axis=1, keepdims=True))
-        p[np.arange(n), self.labels] -= 1.0
-        return p * (gy * (1.0 / n))
+        e = np.exp(x - as_f64(x.max(axis=1, keepdims=True)))
+        e /= as_f64(e.sum(axis=1, keepdims=True))
+        e[np.arange(n), self.labels] -= 1.0
+        e *= gy * (1.0 / n)
+        return e
 
 
 @typechecked
