@@ -4,13 +4,10 @@ strict and checked at run time.
 Set ``TYPED_DEZERO_TYPECHECK=0`` in the environment before import to turn runtime type checking off.
 """
 
-from typed_dezero import dataloaders as dataloaders
-from typed_dezero import datasets as datasets
+import importlib
+from typing import TYPE_CHECKING, Final
+
 from typed_dezero import functions as functions
-from typed_dezero import layers as layers
-from typed_dezero import models as models
-from typed_dezero import optimizers as optimizers
-from typed_dezero import transforms as transforms
 from typed_dezero import utils as utils
 from typed_dezero._checking import RUNTIME_CHECKS as RUNTIME_CHECKS
 from typed_dezero._typing import Arr as Arr
@@ -30,9 +27,6 @@ from typed_dezero.core import UnaryFunction as UnaryFunction
 from typed_dezero.core import Variable as Variable
 from typed_dezero.core import as_array as as_array
 from typed_dezero.core import as_variable as as_variable
-from typed_dezero.dataloaders import DataLoader as DataLoader
-from typed_dezero.dataloaders import SeqDataLoader as SeqDataLoader
-from typed_dezero.datasets import Dataset as Dataset
 from typed_dezero.errors import AnomalyError as AnomalyError
 from typed_dezero.errors import DezeroError as DezeroError
 from typed_dezero.errors import DezeroIndexError as DezeroIndexError
@@ -41,8 +35,51 @@ from typed_dezero.errors import DezeroValueError as DezeroValueError
 from typed_dezero.errors import GraphError as GraphError
 from typed_dezero.errors import ShapeError as ShapeError
 from typed_dezero.errors import WeightsFileError as WeightsFileError
-from typed_dezero.layers import Layer as Layer
-from typed_dezero.models import Model as Model
+
+if TYPE_CHECKING:
+    from typed_dezero import dataloaders as dataloaders
+    from typed_dezero import datasets as datasets
+    from typed_dezero import layers as layers
+    from typed_dezero import models as models
+    from typed_dezero import optimizers as optimizers
+    from typed_dezero import transforms as transforms
+    from typed_dezero.dataloaders import DataLoader as DataLoader
+    from typed_dezero.dataloaders import SeqDataLoader as SeqDataLoader
+    from typed_dezero.datasets import Dataset as Dataset
+    from typed_dezero.layers import Layer as Layer
+    from typed_dezero.models import Model as Model
+
+# The training stack (layers, models, optimizers, data) is imported on first access: a program
+# that only differentiates functions does not pay for it in import time or memory.
+_LAZY: Final[dict[str, tuple[str, str | None]]] = {
+    "dataloaders": ("typed_dezero.dataloaders", None),
+    "datasets": ("typed_dezero.datasets", None),
+    "layers": ("typed_dezero.layers", None),
+    "models": ("typed_dezero.models", None),
+    "optimizers": ("typed_dezero.optimizers", None),
+    "transforms": ("typed_dezero.transforms", None),
+    "DataLoader": ("typed_dezero.dataloaders", "DataLoader"),
+    "SeqDataLoader": ("typed_dezero.dataloaders", "SeqDataLoader"),
+    "Dataset": ("typed_dezero.datasets", "Dataset"),
+    "Layer": ("typed_dezero.layers", "Layer"),
+    "Model": ("typed_dezero.models", "Model"),
+}
+
+
+def __getattr__(name: str) -> object:
+    target = _LAZY.get(name)
+    if target is None:
+        msg = f"module 'typed_dezero' has no attribute {name!r}"
+        raise AttributeError(msg)
+    module = importlib.import_module(target[0])
+    value: object = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value  # later lookups find it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Final, ParamSpec, TypeVar
+from typing import Final, ParamSpec, Protocol, TypeVar
 
 import numpy as np
-from beartype import BeartypeConf, FrozenDict, beartype
 
 from typed_dezero._typing import Arr
 from typed_dezero.errors import DezeroTypeError
@@ -30,17 +29,25 @@ RUNTIME_CHECKS: Final[bool] = os.environ.get(ENV_VAR, "1").strip().lower() not i
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# The numeric tower lets `2 * x` through a `float` hint, as mypy and pyright do.
-_CONF: Final = BeartypeConf(violation_type=DezeroTypeError, is_pep484_tower=True)
-# NumPy returns np.float64 scalars, not 0-d arrays, from operations on 0-d arrays; forward() may
-# therefore return one, and Function.__call__ turns it back into a 0-d array.
-_FORWARD_CONF: Final = BeartypeConf(
-    violation_type=DezeroTypeError,
-    is_pep484_tower=True,
-    hint_overrides=FrozenDict({Arr: Arr | np.float64}),
-)
-_check = beartype(conf=_CONF)
-_check_forward = beartype(conf=_FORWARD_CONF)
+
+class _Decorator(Protocol):
+    def __call__(self, func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@functools.cache
+def _beartype(scalar_results: bool) -> _Decorator:
+    """The configured beartype decorator; beartype itself is imported on first use only, so that a
+    program with checks off never loads it (it is a large package)."""
+    from beartype import BeartypeConf, FrozenDict, beartype
+
+    # The numeric tower lets `2 * x` through a `float` hint, as mypy and pyright do. NumPy returns
+    # np.float64 scalars, not 0-d arrays, from operations on 0-d arrays: with `scalar_results` a
+    # result typed Arr may be one (Function.__call__ turns it back into a 0-d array).
+    overrides: dict[object, object] = {Arr: Arr | np.float64} if scalar_results else {}
+    conf = BeartypeConf(
+        violation_type=DezeroTypeError, is_pep484_tower=True, hint_overrides=FrozenDict(overrides)
+    )
+    return beartype(conf=conf)
 
 
 # Decorating costs beartype about a millisecond per function, paid at the first call rather than at
@@ -57,7 +64,7 @@ def typechecked(func: Callable[P, R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         nonlocal checked
         if checked is None:
-            checked = _check(func)
+            checked = _checked(func, scalar_results=False)
         return checked(*args, **kwargs)
 
     return call
@@ -69,12 +76,15 @@ def check_method(owner: type, name: str, method: Callable[P, R], *, scalar_resul
     a float64 result may also be a NumPy scalar, as operations on 0-d arrays return."""
     if not RUNTIME_CHECKS:
         return method
-    decorate = _check_forward if scalar_results else _check
 
     @functools.wraps(method)
     def first_call(*args: P.args, **kwargs: P.kwargs) -> R:
-        checked = decorate(method)
+        checked = _checked(method, scalar_results=scalar_results)
         setattr(owner, name, checked)
         return checked(*args, **kwargs)
 
     return first_call
+
+
+def _checked(func: Callable[P, R], *, scalar_results: bool) -> Callable[P, R]:
+    return _beartype(scalar_results)(func)
