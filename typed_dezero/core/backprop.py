@@ -44,23 +44,30 @@ def gradient_shape_error(f: Function[Any, Any], method: str, i: int, got: tuple[
 
 def backward_step(f: Function[Any, Any]) -> tuple[Variable, ...]:
     """Run ``f.backward`` on the output gradients; one checked gradient Variable per input."""
-    gys: list[Variable] = []
-    for i in range(len(f.outputs)):
-        gy = _output_grad(f, i)
-        gys.append(gy if gy is not None else Variable(zeros_for_output(f, i)))
-    result: object = f.backward(*gys)
+    outputs = f.outputs
+    if len(outputs) == 1:
+        y = outputs[0]()
+        gy = None if y is None else y.grad
+        result: object = f.backward(gy if gy is not None else Variable(zeros_for_output(f, 0)))
+    else:
+        gys: list[Variable] = []
+        for i in range(len(outputs)):
+            g = _output_grad(f, i)
+            gys.append(g if g is not None else Variable(zeros_for_output(f, i)))
+        result = f.backward(*gys)
     gxs = result if is_tuple(result) else (result,)
-    if len(gxs) != len(f.inputs):
+    inputs = f.inputs
+    if len(gxs) != len(inputs):
         raise _count_error(f, "backward", len(gxs))
     checked: list[Variable] = []
     for i, gx in enumerate(gxs):
-        if not is_variable(gx):
+        if not isinstance(gx, Variable):
             msg = (
                 f"{type(f).__name__}.backward must return a Variable per input, returned {describe(gx)} for "
                 f"input {i}; compute gradients with Variables (e.g. gy * x) so they stay differentiable"
             )
             raise DezeroTypeError(msg)
-        if gx.shape != f.inputs[i].shape:
+        if gx.shape != inputs[i].shape:
             raise gradient_shape_error(f, "backward", i, gx.shape)
         checked.append(gx)
     return tuple(checked)
@@ -85,4 +92,4 @@ def array_grads_error(f: Function[Any, Any], result: object) -> DezeroError:
     return _count_error(f, "backward_data", len(gxs))
 
 
-from typed_dezero.core.variable import Variable, is_variable  # noqa: E402  (variable.py imports this module)
+from typed_dezero.core.variable import Variable  # noqa: E402  (variable.py imports this module)

@@ -24,7 +24,7 @@ import numpy as np
 from typing_extensions import TypeVar, override
 
 from typed_dezero._checking import check_method
-from typed_dezero._typing import Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
+from typed_dezero._typing import FLOAT64, Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
 from typed_dezero.config import flags_var
 from typed_dezero.core.anomaly import check_forward, creation_site
 from typed_dezero.errors import DezeroTypeError, GraphError
@@ -92,19 +92,35 @@ class Function(ABC, Generic[In, Out]):
     def __call__(self: Function[tuple[Arr], tuple[Arr, Arr]], x: Operand, /) -> tuple[Variable, Variable]: ...
     @overload
     def __call__(self: Function[tuple[Arr, ...], Arr | tuple[Arr, ...]], *inputs: Operand) -> Any: ...
-    def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:
+    def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:  # noqa: PLR0912 - hot path, inlined
         # The hot path of the library (one call per operation): no needless work here.
         xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
-        ys: object = self.forward(*[x.data for x in xs])
+        ys: Any = self.forward(*[x.data for x in xs])
         switches = flags_var.get()
         if not is_tuple(ys):
-            y = _output_variable(self, ys)
+            # One output, usually a float64 ndarray (checked inline here, the rest in the helper).
+            if type(ys) is np.ndarray and ys.dtype is FLOAT64:
+                y = Variable(ys)
+            elif type(ys) is np.float64:  # what NumPy returns from operations on 0-d arrays
+                y = Variable(np.asarray(ys))
+            else:
+                y = _output_variable(self, ys)
             if switches.detect_anomaly:
                 self._watch(xs, (y,))
             if switches.enable_backprop:
-                self._record(xs)
+                if self.outputs:
+                    raise _reused(self)
+                if len(xs) == 1:
+                    generation = xs[0].generation
+                elif len(xs) == 2:
+                    g0, g1 = xs[0].generation, xs[1].generation
+                    generation = g0 if g0 > g1 else g1
+                else:
+                    generation = max([x.generation for x in xs], default=0)
+                self.generation = generation
+                self.inputs = xs
                 y.creator = self
-                y.generation = self.generation + 1
+                y.generation = generation + 1
                 self.outputs = (weakref.ref(y),)
             return y
         outputs = tuple([_output_variable(self, y) for y in ys])
@@ -126,11 +142,7 @@ class Function(ABC, Generic[In, Out]):
 
     def _record(self, xs: tuple[Variable, ...]) -> None:
         if self.outputs:
-            msg = (
-                f"{type(self).__name__} instance was already called while recording a graph; a Function "
-                "instance is one node of the graph, so create a new one per call"
-            )
-            raise GraphError(msg)
+            raise _reused(self)
         self.generation = (xs[0].generation if len(xs) == 1 else max([x.generation for x in xs])) if xs else 0
         self.inputs = xs
 
@@ -159,6 +171,14 @@ SKIPPED_GRAD: Final[Arr] = np.empty(0)
 """What :meth:`Function.backward_data` may return for an input whose ``requires_grad`` is False
 (e.g. a raw array operand): the engine ignores that entry, so the gradient need not be computed."""
 SKIPPED_GRAD.flags.writeable = False
+
+
+def _reused(fn: object) -> GraphError:
+    msg = (
+        f"{type(fn).__name__} instance was already called while recording a graph; a Function "
+        "instance is one node of the graph, so create a new one per call"
+    )
+    return GraphError(msg)
 
 
 def _no_backward_data(fn: object) -> NotImplementedError:

@@ -54,6 +54,8 @@ class Add(BinaryFunction):
 
 def add(x0: Operand, x1: Operand) -> Variable:
     """``x0 + x1`` with broadcasting."""
+    if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
+        return Add()(x0, x1)
     if _is_number(x1):
         return AddConst(x1)(x0)
     if _is_number(x0):
@@ -81,6 +83,8 @@ class Sub(BinaryFunction):
 
 def sub(x0: Operand, x1: Operand) -> Variable:
     """``x0 - x1`` with broadcasting."""
+    if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
+        return Sub()(x0, x1)
     if _is_number(x1):
         return AddConst(-x1)(x0)  # negation is exact, so x0 + (-c) == x0 - c
     if _is_number(x0):
@@ -113,6 +117,8 @@ class Mul(BinaryFunction):
 
 def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` elementwise, with broadcasting."""
+    if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
+        return Mul()(x0, x1)
     if _is_number(x1):
         return MulConst(x1)(x0)
     if _is_number(x0):
@@ -143,6 +149,8 @@ class Div(BinaryFunction):
 
 def div(x0: Operand, x1: Operand) -> Variable:
     """``x0 / x1`` elementwise, with broadcasting."""
+    if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
+        return Div()(x0, x1)
     if _is_number(x1):
         return DivConst(x1)(x0)
     if _is_number(x0):
