@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeGuard, overload
 
@@ -150,7 +149,7 @@ class Variable:
                         seen.add(c)
                         stack.append(c)
 
-    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:  # noqa: PLR0912 - the hot loop stays in one frame
+    def backward(self, retain_grad: bool = False, create_graph: bool = False) -> None:  # noqa: PLR0912, PLR0915 - the hot loop stays in one frame
         """Compute the gradient of this Variable with respect to every Variable it depends on.
 
         The seed gradient is ``grad`` if set, else ones. Gradients accumulate into each input's
@@ -165,8 +164,8 @@ class Variable:
         if creator is None:
             return
         # Entries are (-generation, insertion order, function): deepest first, ties stable.
-        tie = itertools.count()
-        heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, next(tie), creator)]
+        tie = 0
+        heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, 0, creator)]
         seen = {creator}
         pop, push = heapq.heappop, heapq.heappush
         switches = flags_var.get()
@@ -188,7 +187,8 @@ class Variable:
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
-                            push(heap, (-c.generation, next(tie), c))
+                            tie += 1
+                            push(heap, (-c.generation, tie, c))
                 else:
                     grads = backward_step(f)
                     if anomaly:
@@ -207,7 +207,8 @@ class Variable:
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
-                            push(heap, (-c.generation, next(tie), c))
+                            tie += 1
+                            push(heap, (-c.generation, tie, c))
                 if not retain_grad:
                     for ref in f.outputs:
                         y = ref()
@@ -217,7 +218,7 @@ class Variable:
             flags_var.reset(token)
 
     @staticmethod
-    def _array_grads(f: Function[Any, Any]) -> list[tuple[Variable, Arr]]:
+    def _array_grads(f: Function[Any, Any]) -> list[tuple[Variable, Arr]]:  # noqa: PLR0912 - hot path, inlined
         """``f.backward_data`` on the output gradients' arrays, checked: a float64 array of the
         right shape for each input that requires a gradient, paired with that input (see
         typed_dezero.core.backprop for the Variable flavour)."""
@@ -227,26 +228,29 @@ class Variable:
         else:
             return []  # only constants in: nothing to compute
         outputs = f.outputs
+        result: Any
         if len(outputs) == 1:
             # A single output is alive: the walk reached f through it.
             y = outputs[0]()
             g = None if y is None else y._grad
-            gys: tuple[Arr, ...] = (g._data if g is not None else zeros_for_output(f, 0),)
+            result = f.backward_data(g._data if g is not None else zeros_for_output(f, 0))
         else:
-            gys = tuple([Variable._output_grad_data(f, i) for i in range(len(outputs))])
-        result: object = f.backward_data(*gys)
+            result = f.backward_data(*[Variable._output_grad_data(f, i) for i in range(len(outputs))])
         inputs = f.inputs
-        gxs = result if is_tuple(result) else (result,)
+        gxs = _as_tuple(result)
         if len(gxs) == len(inputs):
             pairs: list[tuple[Variable, Arr]] = []
-            for item, x in zip(gxs, inputs, strict=True):
+            for gx, x in zip(gxs, inputs, strict=True):
                 if not x.requires_grad:
                     continue  # whatever backward_data returned for it is ignored
-                # NumPy returns scalars from operations on 0-d arrays
-                gx = np.asarray(item) if type(item) is np.float64 else item
-                if not is_f64_array(gx) or gx.shape != x._data.shape:
+                if type(gx) is np.ndarray and gx.dtype is FLOAT64 and gx.shape == x._data.shape:
+                    pairs.append((x, gx))
+                elif type(gx) is np.float64 and x._data.ndim == 0:  # NumPy's result on 0-d arrays
+                    pairs.append((x, np.asarray(gx)))
+                elif is_f64_array(gx) and gx.shape == x._data.shape:  # e.g. a non-native byte order
+                    pairs.append((x, gx))
+                else:
                     break
-                pairs.append((x, gx))
             else:
                 return pairs
         raise array_grads_error(f, result)
@@ -388,6 +392,10 @@ class Variable:
     def dot(self, other: Variable | Arr) -> Variable:
         """Alias of :meth:`matmul` (DeZero's spelling)."""
         return linalg.matmul(self, other)
+
+
+def _as_tuple(result: object) -> tuple[object, ...]:
+    return result if is_tuple(result) else (result,)
 
 
 def is_variable(x: object) -> TypeGuard[Variable]:
