@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from typed_dezero._typing import Arr, Axis, Shape, is_int
+from typed_dezero._typing import Arr, Axis, Shape, describe, f64_hint, is_f64_array, is_int
+from typed_dezero.core.variable import Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 
 
@@ -39,6 +40,17 @@ def normalize_axis(where: str, axis: Axis, ndim: int) -> tuple[int, ...]:
 def keepdims_shape(shape: Shape, axes: Sequence[int]) -> Shape:
     """`shape` with the reduced `axes` kept as 1s (the shape of a keepdims reduction)."""
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def check_operand(where: str, x: object) -> None:
+    """Raise DezeroTypeError unless `x` is a Variable or a float64 ndarray.
+
+    The cheap hand-written guard of the one-input functions (it stays on with runtime checks off).
+    Python numbers are refused here: they are welcome only as the other operand of arithmetic.
+    """
+    if not isinstance(x, Variable) and not is_f64_array(x):
+        msg = f"{where}: x must be a Variable or a float64 ndarray, got {describe(x)}; {f64_hint(x)}"
+        raise DezeroTypeError(msg)
 
 
 def check_shape(where: str, shape: Shape) -> Shape:

@@ -19,7 +19,7 @@ from typed_dezero._typing import Arr
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
-from typed_dezero.functions._util import as_f64, normalize_axis
+from typed_dezero.functions._util import as_f64, check_operand, normalize_axis
 from typed_dezero.functions.math import exp
 from typed_dezero.functions.reduction import sum as reduce_sum
 
@@ -62,9 +62,9 @@ class Sigmoid(UnaryFunction):
         return gy * y * (1.0 - y)
 
 
-@typechecked
 def sigmoid(x: Variable | Arr) -> Variable:
     """The logistic function ``1 / (1 + exp(-x))`` elementwise; stable for any finite `x`."""
+    check_operand("sigmoid", x)
     return Sigmoid()(x)
 
 
@@ -84,9 +84,9 @@ class ReLU(UnaryFunction):
         return gy * (self.inputs[0].data > 0)
 
 
-@typechecked
 def relu(x: Variable | Arr) -> Variable:
     """``max(x, 0)`` elementwise (gradient 0 at 0)."""
+    check_operand("relu", x)
     return ReLU()(x)
 
 

@@ -12,7 +12,7 @@ from typed_dezero._typing import Arr, Shape
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import ShapeError
-from typed_dezero.functions._util import as_f64, sum_to_array
+from typed_dezero.functions._util import as_f64, check_operand, sum_to_array
 from typed_dezero.functions.shape import reshape, sum_to, transpose
 
 __all__ = ["linear", "matmul"]
@@ -79,10 +79,11 @@ class MatMul(BinaryFunction):
         return ga, gb
 
 
-@typechecked
 def matmul(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
     """Matrix product with ``numpy.matmul`` semantics: 1-D operands are vectors, leading dimensions
     are batch dimensions and broadcast. Raises ShapeError naming both shapes on a mismatch."""
+    check_operand("matmul", x0)
+    check_operand("matmul", x1)
     return MatMul()(x0, x1)
 
 

@@ -8,10 +8,10 @@ from typing import final
 import numpy as np
 from typing_extensions import override
 
-from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable
+from typed_dezero.functions._util import check_operand
 
 __all__ = ["abs", "cos", "exp", "log", "sin", "sqrt", "square", "tanh"]
 
@@ -38,9 +38,9 @@ class Square(UnaryFunction):
         return gy * (2.0 * self.inputs[0].data)
 
 
-@typechecked
 def square(x: Variable | Arr) -> Variable:
     """``x ** 2`` elementwise."""
+    check_operand("square", x)
     return Square()(x)
 
 
@@ -59,9 +59,9 @@ class Exp(UnaryFunction):
         return gy * _output(self).data
 
 
-@typechecked
 def exp(x: Variable | Arr) -> Variable:
     """``e ** x`` elementwise."""
+    check_operand("exp", x)
     return Exp()(x)
 
 
@@ -81,9 +81,9 @@ class Log(UnaryFunction):
         return gy / self.inputs[0].data
 
 
-@typechecked
 def log(x: Variable | Arr) -> Variable:
     """Natural logarithm elementwise (``-inf`` at 0 and NaN below, as NumPy)."""
+    check_operand("log", x)
     return Log()(x)
 
 
@@ -103,9 +103,9 @@ class Sin(UnaryFunction):
         return gy * np.cos(self.inputs[0].data)
 
 
-@typechecked
 def sin(x: Variable | Arr) -> Variable:
     """Sine elementwise."""
+    check_operand("sin", x)
     return Sin()(x)
 
 
@@ -125,9 +125,9 @@ class Cos(UnaryFunction):
         return gy * -np.sin(self.inputs[0].data)
 
 
-@typechecked
 def cos(x: Variable | Arr) -> Variable:
     """Cosine elementwise."""
+    check_operand("cos", x)
     return Cos()(x)
 
 
@@ -148,9 +148,9 @@ class Tanh(UnaryFunction):
         return gy * (1.0 - y * y)
 
 
-@typechecked
 def tanh(x: Variable | Arr) -> Variable:
     """Hyperbolic tangent elementwise."""
+    check_operand("tanh", x)
     return Tanh()(x)
 
 
@@ -169,9 +169,9 @@ class Sqrt(UnaryFunction):
         return gy / (2.0 * _output(self).data)
 
 
-@typechecked
 def sqrt(x: Variable | Arr) -> Variable:
     """Square root elementwise (the gradient is infinite at 0)."""
+    check_operand("sqrt", x)
     return Sqrt()(x)
 
 
@@ -191,7 +191,7 @@ class Abs(UnaryFunction):
         return gy * np.sign(self.inputs[0].data)
 
 
-@typechecked
 def abs(x: Variable | Arr) -> Variable:  # noqa: A001 - mirrors the builtin for Variables
     """Absolute value elementwise (subgradient 0 at 0)."""
+    check_operand("abs", x)
     return Abs()(x)
