@@ -7,7 +7,6 @@ from typing import final
 import numpy as np
 from typing_extensions import override
 
-from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Shape
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction
 from typed_dezero.core.variable import Variable
@@ -140,10 +139,13 @@ def _linear_grads_data(x: Variable, W: Variable, gy: Arr) -> tuple[Arr, Arr]:
     return gx, as_f64(x2.T @ gy2)
 
 
-@typechecked
 def linear(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None) -> Variable:
     """``x @ W + b`` for x of shape (..., I), W of shape (I, O) and b of shape (O,) (or None).
     Leading dimensions of `x` are kept. Raises ShapeError on mismatched shapes."""
+    check_operand("linear", x)
+    check_operand("linear", W)
+    if b is not None:
+        check_operand("linear", b)
     # Shapes are checked on the operands as given: a raw array x stays a constant of the graph.
     if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
         msg = f"linear: x.shape[-1] must equal W.shape[0] (W 2-D); got x.shape={x.shape}, W.shape={W.shape}"

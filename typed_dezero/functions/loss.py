@@ -20,7 +20,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, as_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._util import as_f64, sum_to_array
+from typed_dezero.functions._util import as_f64, check_operand, sum_to_array
 from typed_dezero.functions.activation import sigmoid, softmax
 from typed_dezero.functions.shape import sum_to
 
@@ -154,6 +154,17 @@ def mean_squared_error(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
     One input may broadcast to the other's shape (e.g. (C,) against (N, C)); its gradient is summed
     back to its shape. Raises ShapeError for any other mismatch, such as (N, 1) against (N,), which
     NumPy would silently broadcast to (N, N), and for a 0-d or empty difference.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> y = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> F.mean_squared_error(y, np.zeros((2, 2)))  # (1 + 4 + 9 + 16) / N with N = 2
+        variable(15.0)
+        >>> F.mean_squared_error(np.zeros((3, 1)), np.zeros(3))
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.ShapeError: mean_squared_error: x0 and x1 must have the same shape, ...
     """
     return MeanSquaredError()(x0, x1)
 
@@ -191,7 +202,6 @@ class SoftmaxCrossEntropy(UnaryFunction):
         return e
 
 
-@typechecked
 def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
     """Mean over the batch of ``-log(softmax(x)[i, t[i]])``, a 0-d Variable.
 
@@ -201,7 +211,25 @@ def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
 
     Raises DezeroTypeError when `t` is not an integer array, ShapeError when `x` is not (N, C) with
     N >= 1 or `t` is not (N,), and DezeroValueError (naming them) for labels outside [0, C).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> scores = Variable(np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]))
+        >>> loss = F.softmax_cross_entropy(scores, np.array([0, 2]))
+        >>> loss
+        variable(0.1609)
+        >>> loss.backward()
+        >>> scores.grad  # (softmax(scores) - onehot(t)) / N
+        variable([[-0.0781  0.0571  0.0210]
+                  [ 0.0353  0.0353 -0.0705]])
+        >>> F.softmax_cross_entropy(scores, np.array([0, 3]))
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: softmax_cross_entropy: labels must lie in [0, C) = [0, 3) ...
     """
+    check_operand("softmax_cross_entropy", x)
     x = as_variable(x)
     return SoftmaxCrossEntropy(_class_labels("softmax_cross_entropy", x, t))(x)
 
@@ -242,6 +270,13 @@ def sigmoid_cross_entropy(x: Variable | Arr, t: IntArr | Arr) -> Variable:
 
     Raises DezeroTypeError for another kind of `t`, ShapeError for a 0-d or empty `x` or a `t` of
     another shape, and DezeroValueError (naming them) for targets outside {0, 1} / [0, 1].
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> logits = np.array([[0.0], [1000.0]])  # a huge logit is fine: no overflow, no log(0)
+        >>> F.sigmoid_cross_entropy(logits, np.array([1, 1]))  # (log 2 + 0) / 2
+        variable(0.3466)
     """
     x = as_variable(x)
     return SigmoidCrossEntropy(_binary_targets("sigmoid_cross_entropy", "x", x, t))(x)
@@ -289,6 +324,16 @@ def binary_cross_entropy(p: Variable | Arr, t: IntArr | Arr) -> Variable:
             integer ndarray of 0/1 labels or a float64 ndarray of probabilities in [0, 1].
 
     Raises DezeroValueError for values of `p` outside [0, 1] and as :func:`sigmoid_cross_entropy`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.binary_cross_entropy(np.array([0.5, 0.5]), np.array([1, 0]))  # log 2
+        variable(0.6931)
+        >>> F.binary_cross_entropy(np.array([1.5]), np.array([1]))
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: binary_cross_entropy: p must hold probabilities in [0, 1]; ...
     """
     p = as_variable(p)
     t_checked = _binary_targets("binary_cross_entropy", "p", p, t)
@@ -307,6 +352,14 @@ def accuracy(y: Variable | Arr, t: IntArr) -> Variable:
     Arguments:
         y: scores of shape (N, C).
         t: class labels of shape (N,), as for :func:`softmax_cross_entropy` (same errors).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+        >>> acc = F.accuracy(scores, np.array([0, 1, 1]))
+        >>> acc, acc.creator is None
+        (variable(0.6667), True)
     """
     y = as_variable(y)
     labels = _class_labels("accuracy", y, t)
