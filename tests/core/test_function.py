@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import pickle
 import weakref
 from typing import Any
 
@@ -376,3 +377,101 @@ def test_skipped_inputs_do_not_need_a_valid_gradient() -> None:
     y.sum().backward()
     assert y.creator is not None
     assert y.creator.inputs[0].grad is not None
+
+
+class PlainReturnsInts(Function):
+    """A plain Function typed Any, so only the engine's own guard checks what forward returns."""
+
+    def forward(self, *xs: Any, **kwargs: Any) -> Any:
+        return np.array([1, 2])
+
+    def backward(self, *gys: Any, **kwargs: Any) -> Any:
+        return gys[0]
+
+
+def test_engine_guards_forward_results_without_the_runtime_checker() -> None:
+    with pytest.raises(TypeError, match=r"PlainReturnsInts.forward must return float64 ndarrays, returned"):
+        PlainReturnsInts()(np.ones(2))
+
+
+def test_float64_arrays_with_an_equal_but_distinct_dtype_object_are_accepted() -> None:
+    # Unpickled arrays carry a float64 dtype equal to, but not the same object as, np.dtype(float64).
+    swapped: Arr = pickle.loads(pickle.dumps(np.array([1.0, 2.0])))
+    assert swapped.dtype is not np.dtype(np.float64)
+
+    class Swapping(UnaryFunction):
+        @override
+        def forward(self, x: Arr, /) -> Arr:
+            return swapped.copy()
+
+        @override
+        def backward(self, gy: Variable, /) -> Variable:
+            return gy
+
+        @override
+        def backward_data(self, gy: Arr, /) -> Arr:
+            return swapped.copy()
+
+    x = Variable(np.ones(2))
+    y = Swapping()(x)
+    assert y.data.dtype == np.float64
+    y.sum().backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [1.0, 2.0])
+
+
+class ScalesWithArrays(TwoOutputFunction):
+    """x -> (2x, 3x) with an array fast path, for the multi-output fast path of the engine."""
+
+    @override
+    def forward(self, x: Arr, /) -> tuple[Arr, Arr]:
+        return 2.0 * x, 3.0 * x
+
+    @override
+    def backward(self, gy0: Variable, gy1: Variable, /) -> Variable:
+        return 2.0 * gy0 + 3.0 * gy1
+
+    @override
+    def backward_data(self, gy0: Arr, gy1: Arr, /) -> Arr:
+        return 2.0 * gy0 + 3.0 * gy1
+
+
+def test_multi_output_fast_path_and_anomaly_watch() -> None:
+    from typed_dezero.config import detect_anomaly
+
+    x = Variable(np.arange(3.0))
+    with detect_anomaly():
+        y0, y1 = ScalesWithArrays()(x)
+    assert y0.creator is not None
+    assert y0.creator.created_at is not None
+    (y0 * y1).sum().backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [0.0, 12.0, 24.0])
+
+
+def test_reusing_a_multi_output_function_is_a_graph_error() -> None:
+    f = ScalesWithArrays()
+    f(np.ones(1))
+    with pytest.raises(GraphError, match="already called"):
+        f(np.ones(1))
+
+
+def test_arity_bases_without_backward_data_say_so() -> None:
+    x = np.ones(2)
+    with pytest.raises(NotImplementedError, match="Scales does not define backward_data"):
+        Scales().backward_data(x, x)
+    with pytest.raises(NotImplementedError, match="FusedMulAdd does not define backward_data"):
+        FusedMulAdd().backward_data(x)
+    with pytest.raises(NotImplementedError, match="Hypot does not define backward_data"):
+        Hypot().backward_data(x)
+    with pytest.raises(NotImplementedError, match="ReturnsArrayGrad does not define backward_data"):
+        ReturnsArrayGrad().backward_data(x)
+    with pytest.raises(NotImplementedError, match="PlainReturnsInts does not define backward_data"):
+        PlainReturnsInts().backward_data(x)
+    assert not Scales.has_backward_data
+
+
+def test_unchain_backward_on_a_leaf_does_nothing() -> None:
+    x = Variable(np.ones(2))
+    x.unchain_backward()
+    assert x.creator is None

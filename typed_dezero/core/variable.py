@@ -247,7 +247,7 @@ class Variable:
                     pairs.append((x, gx))
                 elif type(gx) is np.float64 and x._data.ndim == 0:  # NumPy's result on 0-d arrays
                     pairs.append((x, np.asarray(gx)))
-                elif is_f64_array(gx) and gx.shape == x._data.shape:  # e.g. a non-native byte order
+                elif is_f64_array(gx) and gx.shape == x._data.shape:  # e.g. unpickled: an equal dtype object
                     pairs.append((x, gx))
                 else:
                     break
