@@ -82,4 +82,4 @@ package: $(DEV_STAMP)
 	tar -tzf dist/*.tar.gz | grep 'typed_dezero/py.typed' >/dev/null
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov build dist *.egg-info demo_output
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .coverage htmlcov build dist *.egg-info demo_output site
