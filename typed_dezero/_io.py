@@ -48,6 +48,9 @@ def _fspath(where: str, path: str | os.PathLike[str]) -> str:
     if type(name) is not str:
         msg = f"{where}: path must be a str or an os.PathLike[str], got {describe(path)}"
         raise DezeroTypeError(msg)
+    if "\0" in name:  # the OS would refuse it with a bare "embedded null byte"
+        msg = f"{where}: path must not contain a NUL character, got {name!r}"
+        raise DezeroValueError(msg)
     return name
 
 

@@ -90,3 +90,19 @@ def f64_hint(x: object) -> str:
     if isinstance(x, np.ndarray):
         return "convert it with x.astype(np.float64)"
     return "create one with np.asarray(x, dtype=np.float64)"
+
+
+_MAX_BYTES: Final = int(np.iinfo(np.intp).max)
+
+
+def too_large(shape: Shape) -> bool:
+    """True when NumPy could never create a float64 array of `shape`: it would refuse it, before
+    allocating anything, with a bare "array is too big" or "Maximum allowed dimension exceeded"
+    (sizes as NumPy counts them: every dimension, and the product of the non-zero ones)."""
+    if max(shape, default=0) > _MAX_BYTES:
+        return True
+    size = 1
+    for n in shape:
+        if n:
+            size *= n
+    return size * 8 > _MAX_BYTES

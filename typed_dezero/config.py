@@ -30,7 +30,17 @@ flags_var: Final[ContextVar[Flags]] = ContextVar("typed_dezero.flags", default=F
 
 
 def flags() -> Flags:
-    """The switches in force in the current thread / asyncio task."""
+    """The switches in force in the current thread / asyncio task.
+
+    Examples:
+        >>> from typed_dezero import no_grad
+        >>> from typed_dezero.config import flags
+        >>> flags()
+        Flags(enable_backprop=True, train=True, detect_anomaly=False)
+        >>> with no_grad():
+        ...     flags().enable_backprop
+        False
+    """
     return flags_var.get()
 
 
@@ -61,6 +71,18 @@ class Config(metaclass=_ConfigMeta):
     ``Config.train``: training mode (dropout active, batch statistics in batch_norm; default True).
     Prefer the context managers :func:`using_config`, :func:`no_grad` and :func:`test_mode`, which
     restore the previous value when the block ends, even on error.
+
+    Examples:
+        >>> from typed_dezero import Config, test_mode
+        >>> Config.train
+        True
+        >>> with test_mode():
+        ...     Config.train
+        False
+        >>> Config.train = 1
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroTypeError: Config.train must be a bool, got int (1)
     """
 
 
@@ -82,7 +104,16 @@ def _flag_set(**changes: bool) -> Generator[None, None, None]:
 
 @typechecked
 def using_config(name: ConfigName, value: bool) -> contextlib.AbstractContextManager[None]:
-    """Set the flag `name` ("enable_backprop" or "train") to `value` for the duration of a with-block."""
+    """Set the flag `name` ("enable_backprop" or "train") to `value` for the duration of a with-block.
+
+    Examples:
+        >>> from typed_dezero import Config, using_config
+        >>> with using_config("enable_backprop", False):
+        ...     Config.enable_backprop
+        False
+        >>> Config.enable_backprop
+        True
+    """
     if name not in ("enable_backprop", "train"):
         msg = f"using_config: unknown flag {name!r}; expected 'enable_backprop' or 'train'"
         raise DezeroValueError(msg)
@@ -90,12 +121,31 @@ def using_config(name: ConfigName, value: bool) -> contextlib.AbstractContextMan
 
 
 def no_grad() -> contextlib.AbstractContextManager[None]:
-    """Do not record the graph inside the with-block (inference, parameter updates)."""
+    """Do not record the graph inside the with-block (inference, parameter updates).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero import Variable, no_grad
+        >>> x = Variable(np.array(3.0))
+        >>> with no_grad():
+        ...     y = x * x
+        >>> y, y.creator is None
+        (variable(9.0), True)
+    """
     return _flag_set(enable_backprop=False)
 
 
 def test_mode() -> contextlib.AbstractContextManager[None]:
-    """Run in inference mode inside the with-block (dropout off, batch_norm uses running statistics)."""
+    """Run in inference mode inside the with-block (dropout off, batch_norm uses running statistics).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import test_mode
+        >>> with test_mode():
+        ...     F.dropout(np.ones(4), dropout_ratio=0.5)
+        variable([1. 1. 1. 1.])
+    """
     return _flag_set(train=False)
 
 
@@ -105,6 +155,17 @@ def detect_anomaly() -> contextlib.AbstractContextManager[None]:
     Each Function records the line of user code that created it; when a forward (or backward)
     turns finite inputs (or gradients) into NaN or Inf, :class:`~typed_dezero.errors.AnomalyError`
     names the Function, its input shapes and that line. Off by default; it costs nothing when off.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable, detect_anomaly
+        >>> x = Variable(np.array([-1.0]))
+        >>> with detect_anomaly(), np.errstate(invalid="ignore"):
+        ...     F.log(x)
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.AnomalyError: Log.forward produced NaN or Inf from finite inputs ...
     """
     return _flag_set(detect_anomaly=True)
 

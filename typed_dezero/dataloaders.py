@@ -80,6 +80,17 @@ class DataLoader(Generic[LabelT]):
     Each batch is ``(x, t)``: ``x`` stacks the transformed samples (float64, shape
     ``(B, *sample_shape)``), ``t`` stacks the labels with their dtype (shape ``(B, *label_shape)``)
     or is None for an unlabeled dataset. ``len(loader)`` is the number of batches per epoch.
+
+    Examples:
+        >>> from typed_dezero import DataLoader
+        >>> from typed_dezero.datasets import Spiral
+        >>> loader = DataLoader(Spiral(), batch_size=128, shuffle=True, rng=0)
+        >>> len(loader)
+        3
+        >>> [(x.shape, t.shape) for x, t in loader]  # a new shuffled epoch per iteration
+        [((128, 2), (128,)), ((128, 2), (128,)), ((44, 2), (44,))]
+        >>> len(DataLoader(Spiral(), batch_size=128, drop_last=True))
+        2
     """
 
     @typechecked
@@ -154,6 +165,16 @@ class SeqDataLoader(DataLoader[LabelT]):
     samples apart: element ``i`` of batch ``k`` is sample ``(i * jump + k) % len(dataset)``, so
     row ``i`` of consecutive batches walks consecutive samples (DeZero's SeqDataLoader). An epoch
     has ``ceil(len(dataset) / batch_size)`` batches; `batch_size` may not exceed ``len(dataset)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero import SeqDataLoader
+        >>> from typed_dezero.datasets import SinCurve
+        >>> curve = SinCurve()
+        >>> loader = SeqDataLoader(curve, batch_size=3)  # streams starting at samples 0, 333, 666
+        >>> first, second = [x for x, _ in list(loader)[:2]]
+        >>> bool(np.array_equal(second[:, 0], curve.data[[1, 334, 667], 0]))
+        True
     """
 
     @typechecked

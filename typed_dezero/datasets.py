@@ -143,6 +143,26 @@ class Dataset(ABC, Generic[LabelT]):
     ``(transform(data[i]), None)`` without labels; a label of a 1-d label array is a 0-d array.
     `i` must be an int (``TypeError`` otherwise, slices included), ``-len <= i < len``
     (``IndexError`` otherwise).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero import IntArr
+        >>> from typed_dezero.datasets import Dataset
+        >>> class Parity(Dataset[IntArr]):
+        ...     def prepare(self) -> None:
+        ...         self.data = np.arange(10.0).reshape(5, 2)
+        ...         self.label = np.array([0, 1, 0, 1, 0])
+        >>> ds = Parity(transform=lambda x: x / 10.0)
+        >>> len(ds), ds[1]
+        (5, (array([0.2, 0.3]), array(1)))
+        >>> class Wrong(Dataset[IntArr]):  # labels declared as integers, but float64 given
+        ...     def prepare(self) -> None:
+        ...         self.data = np.zeros((2, 2))
+        ...         self.label = np.zeros(2)
+        >>> Wrong()
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroTypeError: Wrong declares labels of dtype integer, got numpy.ndarray ...
     """
 
     _label_rule: ClassVar[_LabelRule] = _ANY_LABEL
@@ -276,6 +296,16 @@ def get_spiral(train: bool = True) -> tuple[Arr, IntArr]:
     points are then shuffled. The noise and the shuffle come from ``np.random.default_rng(1984)``
     for train and ``np.random.default_rng(2020)`` for test (DeZero's seeds, but NumPy's modern
     generator, so the points differ from DeZero's). ``x`` is float64, ``t`` int64.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.datasets import get_spiral
+        >>> state = np.random.get_state()[1].copy()
+        >>> x, t = get_spiral()
+        >>> x.shape, x.dtype, np.bincount(t).tolist()
+        ((300, 2), dtype('float64'), [100, 100, 100])
+        >>> bool(np.array_equal(np.random.get_state()[1], state))  # NumPy's global state untouched
+        True
     """
     rng = np.random.default_rng(1984 if train else 2020)
     num_data, num_class = 100, 3
@@ -290,7 +320,14 @@ def get_spiral(train: bool = True) -> tuple[Arr, IntArr]:
 
 @final
 class Spiral(Dataset[IntArr]):
-    """:func:`get_spiral` as a dataset: samples of shape (2,), int64 labels 0..2."""
+    """:func:`get_spiral` as a dataset: samples of shape (2,), int64 labels 0..2.
+
+    Examples:
+        >>> from typed_dezero.datasets import Spiral
+        >>> train = Spiral()
+        >>> train, train[0][0].shape, train[0][1].dtype
+        (Spiral(train=True, 300 samples), (2,), dtype('int64'))
+    """
 
     @override
     def prepare(self) -> None:
@@ -309,6 +346,13 @@ class SinCurve(Dataset[Arr]):
     ``y`` samples 1000 points of ``[0, 2 pi]``: ``sin`` plus uniform noise in [-0.05, 0.05) from
     ``np.random.default_rng(0)`` for train, ``cos`` for test. ``data`` and ``label`` have shape
     (999, 1), float64.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.datasets import SinCurve
+        >>> test = SinCurve(train=False)
+        >>> len(test), bool(np.array_equal(test.label[:-1], test.data[1:]))  # each label is the next sample
+        (999, True)
     """
 
     @override
@@ -468,6 +512,25 @@ class MNIST(Dataset[IntArr]):
 
     Raises ``FileNotFoundError`` when a file is missing and `download` is False, ``DownloadError``
     when a download fails, and ``ValueError`` (naming the file) for a corrupt or truncated file.
+
+    Examples:
+        Three blank test images written in the IDX format (a magic number ``0x0000080N`` for N
+        dimensions, the N sizes as big-endian 32-bit ints, then the bytes):
+
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from typed_dezero.datasets import MNIST
+        >>> def idx(array: np.ndarray) -> bytes:
+        ...     sizes = b"".join(n.to_bytes(4, "big") for n in array.shape)
+        ...     return (0x0800 | array.ndim).to_bytes(4, "big") + sizes + array.astype(np.uint8).tobytes()
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     with open(os.path.join(root, "t10k-images-idx3-ubyte"), "wb") as f:
+        ...         _ = f.write(idx(np.zeros((3, 28, 28))))
+        ...     with open(os.path.join(root, "t10k-labels-idx1-ubyte"), "wb") as f:
+        ...         _ = f.write(idx(np.array([7, 2, 1])))
+        ...     test = MNIST(train=False, root=root)
+        >>> len(test), test[0][0].shape, test[0][1]
+        (3, (784,), array(7))
     """
 
     @typechecked

@@ -42,7 +42,27 @@ __all__ = [
 
 
 class Model(Layer[P, R]):
-    """A Layer meant as a whole network: ``Model[[Variable], Variable]`` for one input and output."""
+    """A Layer meant as a whole network: ``Model[[Variable], Variable]`` for one input and output.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> import typed_dezero.layers as L
+        >>> from typed_dezero import Model, Variable
+        >>> class Regressor(Model[[Variable], Variable]):
+        ...     def __init__(self) -> None:
+        ...         super().__init__()
+        ...         self.hidden = L.Linear(16)
+        ...         self.out = L.Linear(1)
+        ...
+        ...     def forward(self, x: Variable) -> Variable:
+        ...         return self.out(F.tanh(self.hidden(x)))
+        >>> model = Regressor()
+        >>> model(Variable(np.zeros((5, 2)))).shape
+        (5, 1)
+        >>> len(list(model.params()))
+        4
+    """
 
     def plot(self, *inputs: Variable | Arr, to_file: str | os.PathLike[str] = "model.png") -> None:
         """Run the model on `inputs` and draw the graph of the result with Graphviz (see
@@ -67,7 +87,18 @@ def _is_layer(x: object) -> TypeGuard[Layer[Any, Any]]:
 
 @final
 class Sequential(Model[[Variable | Arr], Variable]):
-    """Layers applied one after the other; they are registered as ``l0``, ``l1``, ..."""
+    """Layers applied one after the other; they are registered as ``l0``, ``l1``, ...
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.layers as L
+        >>> from typed_dezero.models import Sequential
+        >>> model = Sequential(L.Linear(4), L.BatchNorm(), L.Linear(1))
+        >>> model(np.ones((3, 2))).shape
+        (3, 1)
+        >>> [name for name, _ in model.named_params()]
+        ['l0/W', 'l0/b', 'l1/gamma', 'l1/beta', 'l2/W', 'l2/b']
+    """
 
     def __init__(self, *layers: Layer[..., Variable]) -> None:
         super().__init__()
@@ -94,7 +125,17 @@ class Sequential(Model[[Variable | Arr], Variable]):
 @final
 class MLP(Model[[Variable | Arr], Variable]):
     """A multi-layer perceptron: Linear layers of the given output sizes (input sizes taken from the
-    first call), with `activation` between them and none after the last."""
+    first call), with `activation` between them and none after the last.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero.models import MLP
+        >>> model = MLP((10, 3), activation=F.relu, rng=np.random.default_rng(0))
+        >>> scores = model(np.ones((4, 2)))  # 2 -> 10 -> 3
+        >>> scores.shape, [p.shape for p in model.params()]
+        ((4, 3), [(2, 10), (10,), (10, 3), (3,)])
+    """
 
     @typechecked
     def __init__(
@@ -156,6 +197,15 @@ class VGG16(Model[[Variable | Arr], Variable]):
     class scores (logits). Every weight is created at the first call (fc6's input size,
     512 * H/32 * W/32, is known only then), so construction is cheap; at 224 x 224 the weights take
     138 million float64 values (1.1 GB). ``load_weights`` on a fresh model creates them from the file.
+
+    Examples:
+        >>> from typed_dezero.models import VGG16
+        >>> len(VGG16().uninitialized())  # 13 convolutions and 3 fully connected layers, all lazy
+        16
+        >>> VGG16(pretrained=True)
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: VGG16: pretrained=True would download weights, ...
     """
 
     conv1_1: Conv2d
@@ -341,6 +391,13 @@ class ResNet(Model[[Variable | Arr], Variable]):
     class scores (logits). All weights exist once the model is built (ResNet50: about 25.6 million
     values), so it can be saved or loaded before any call. In training mode batch norm needs at least
     two values per channel: with small images, use batches of two or more, or ``test_mode()``.
+
+    Examples:
+        >>> from typed_dezero.models import ResNet
+        >>> ResNet(34)
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: ResNet: n_layers must be 50, 101 or 152, got 34
     """
 
     @typechecked

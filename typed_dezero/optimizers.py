@@ -109,7 +109,10 @@ class _Hyper:
         if not is_real_scalar(value):
             msg = f"{where} must be a real number, got {describe(value)}"
             raise DezeroTypeError(msg)
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a Python int beyond the float64 range: out of any bounds below
+            number = math.inf
         above = number >= self._low if self._closed else number > self._low
         if not (math.isfinite(number) and above and number < self._high):
             msg = f"{where} must be {self.bounds()}, got {value!r}"
@@ -134,17 +137,19 @@ def _own_gradients(where: str, params: list[Parameter], others: Iterable[Paramet
     (a broadcast view), does not own its memory (a view), or is the very array of another gradient
     (``y = a + b`` gives a and b one gradient object) or of a parameter's data.
     """
-    taken = {id(p.data) for p in itertools.chain(params, others)}
-    for p in params:
+    for p in params:  # every check before any change: a failure leaves every gradient as it was
         grad = p.grad
-        if grad is None:
-            continue
-        if grad.shape != p.shape:
+        if grad is not None and grad.shape != p.shape:
             msg = (
                 f"{where}: a parameter's data and gradient differ in shape (data changed after backward?); "
                 f"got data.shape={p.shape}, grad.shape={grad.shape}"
             )
             raise ShapeError(msg)
+    taken = {id(p.data) for p in itertools.chain(params, others)}
+    for p in params:
+        grad = p.grad
+        if grad is None:
+            continue
         array = grad.data
         if id(array) in taken or not array.flags.writeable or not array.flags.owndata:
             array = array.copy()
@@ -157,6 +162,29 @@ class Optimizer(_Configurable, ABC):
 
     Per-parameter state arrays are named by ``_slot_names`` (``"v"`` for MomentumSGD, ...), integer
     counters that :meth:`state_dict` saves by ``_counter_names`` (``"t"`` for Adam).
+
+    Examples:
+        A rule of your own: sign gradient descent.
+
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Layer, Parameter
+        >>> from typed_dezero.optimizers import Optimizer
+        >>> class SignSGD(Optimizer):
+        ...     def __init__(self, lr: float = 0.1) -> None:
+        ...         super().__init__()
+        ...         self.lr = lr
+        ...
+        ...     def update_one(self, param: Parameter) -> None:
+        ...         assert param.grad is not None  # update() skips parameters without a gradient
+        ...         param.data = param.data - self.lr * np.sign(param.grad.data)
+        >>> layer = Layer()
+        >>> layer.w = Parameter(np.array([3.0, -2.0]))
+        >>> opt = SignSGD().setup(layer)
+        >>> F.sum(layer.w**2).backward()
+        >>> opt.update()
+        >>> layer.w
+        parameter([ 2.9 -1.9])
     """
 
     _slot_names: ClassVar[tuple[str, ...]] = ()
@@ -207,15 +235,22 @@ class Optimizer(_Configurable, ABC):
         ``params()`` is updated once. Gradient arrays that are read-only, views, or shared with another
         parameter are replaced by copies first (``param.grad = Variable(copy)``), so hooks may change
         gradients in place. Raises GraphError before :meth:`setup`.
+
+        Shapes are checked before anything changes; when a check or a hook raises, no parameter,
+        no optimizer state and no step count has changed (gradients that hooks before the failing
+        one changed in place stay changed).
         """
         params = self._params("update")
+        where = f"{type(self).__name__}.update"
         with no_grad():
             live = [p for p in params if p.grad is not None]
-            _own_gradients(f"{type(self).__name__}.update", live, params)
-            self._begin_update()  # after the checks, so a failed update() does not count
+            _own_gradients(where, live, params)
+            for p in live:
+                self._check_state_shape(where, p)
             for hook in self._hooks:
                 hook(live)
                 live = [p for p in live if p.grad is not None]
+            self._begin_update()  # after the checks and hooks, so a failed update() does not count
             for p in live:
                 self.update_one(p)
 
@@ -264,14 +299,20 @@ class Optimizer(_Configurable, ABC):
             slots = {name: np.zeros_like(param.data) for name in self._slot_names}
             self._state[param] = slots
         else:
+            self._check_state_shape(f"{type(self).__name__}.update_one", param)
+        return slots
+
+    def _check_state_shape(self, where: str, param: Parameter) -> None:
+        """ShapeError when `param` has state arrays of another shape (its data was replaced)."""
+        slots = self._state.get(param)
+        if slots:
             shape = next(iter(slots.values())).shape
             if shape != param.shape:
                 msg = (
-                    f"{type(self).__name__}.update_one: the parameter's shape changed since its state "
-                    f"was created; got data.shape={param.shape}, state shape={shape}"
+                    f"{where}: the parameter's shape changed since its state was created; "
+                    f"got data.shape={param.shape}, state shape={shape}"
                 )
                 raise ShapeError(msg)
-        return slots
 
     # -- state --------------------------------------------------------------------------------------
 
@@ -427,6 +468,24 @@ class SGD(Optimizer):
 
     Arguments:
         lr: the learning rate, > 0 (may be changed between updates, e.g. by a schedule).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Layer, Parameter
+        >>> from typed_dezero.optimizers import SGD
+        >>> layer = Layer()
+        >>> layer.w = Parameter(np.array([1.0, -2.0]))
+        >>> opt = SGD(lr=0.1).setup(layer)
+        >>> loss = F.sum(layer.w**2)
+        >>> loss.backward()
+        >>> opt.update()
+        >>> layer.w  # w - 0.1 * 2w
+        parameter([ 0.8 -1.6])
+        >>> opt.lr = -1.0
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: SGD: lr must be > 0, got -1.0
     """
 
     lr = _Hyper(0.0)
@@ -559,6 +618,25 @@ class Adam(Optimizer):
         alpha: the base step size, > 0.
         beta1, beta2: decays of the moment estimates, in [0, 1).
         eps: added to the denominator, > 0.
+
+    Examples:
+        Resuming training: the moments and the step count travel with :meth:`state_dict` (or
+        :meth:`save` / :meth:`load`).
+
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> import typed_dezero.layers as L
+        >>> from typed_dezero.optimizers import Adam
+        >>> model = L.Linear(1, in_size=2)
+        >>> opt = Adam(alpha=0.01).setup(model)
+        >>> F.sum(model(np.ones((3, 2))) ** 2).backward()
+        >>> opt.update()
+        >>> opt.t, sorted(opt.state_dict())
+        (1, ['m/0', 'm/1', 't', 'v/0', 'v/1'])
+        >>> resumed = Adam(alpha=0.01).setup(model)
+        >>> resumed.load_state_dict(opt.state_dict())
+        >>> resumed.t
+        1
     """
 
     alpha = _Hyper(0.0)
@@ -620,6 +698,20 @@ class WeightDecay(_Configurable):
 
     Arguments:
         rate: the decay coefficient, >= 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Layer, Parameter
+        >>> from typed_dezero.optimizers import SGD, WeightDecay
+        >>> layer = Layer()
+        >>> layer.w = Parameter(np.array([1.0, 2.0]))
+        >>> opt = SGD(lr=0.1).setup(layer)
+        >>> opt.add_hook(WeightDecay(0.5))
+        >>> F.sum(layer.w * 0.0).backward()  # a zero gradient: only the decay acts
+        >>> opt.update()
+        >>> layer.w  # w - 0.1 * 0.5 * w
+        parameter([0.95 1.9 ])
     """
 
     rate = _Hyper(0.0, closed=True)
@@ -656,6 +748,16 @@ class ClipGrad(_Configurable):
 
     Arguments:
         max_norm: the largest global norm let through, > 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero import Parameter, Variable
+        >>> from typed_dezero.optimizers import ClipGrad
+        >>> p = Parameter(np.zeros(2))
+        >>> p.grad = Variable(np.array([3.0, 4.0]))  # norm 5
+        >>> ClipGrad(1.0)([p])
+        >>> p.grad  # scaled to norm 1
+        variable([0.6 0.8])
     """
 
     max_norm = _Hyper(0.0)
@@ -688,6 +790,24 @@ class FreezeParam:
 
     Arguments:
         *targets: Parameters and objects with ``params()`` (layers, models); at least one.
+
+    Examples:
+        Fine-tune the head of a model and keep its body fixed:
+
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> import typed_dezero.layers as L
+        >>> from typed_dezero.models import Sequential
+        >>> from typed_dezero.optimizers import SGD, FreezeParam
+        >>> body, head = L.Linear(4, in_size=3), L.Linear(1, in_size=4)
+        >>> model = Sequential(body, head)
+        >>> opt = SGD(lr=0.1).setup(model)
+        >>> opt.add_hook(FreezeParam(body))
+        >>> before = body.W.data.copy()
+        >>> F.sum(model(np.ones((2, 3)))).backward()
+        >>> opt.update()
+        >>> bool(np.array_equal(body.W.data, before))
+        True
     """
 
     @typechecked

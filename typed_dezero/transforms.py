@@ -57,6 +57,15 @@ class Compose:
 
     Raises ``TypeError`` for an item that is not callable, and when a step returns anything but
     a float64 array (naming the step).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import Compose, Flatten, Normalize
+        >>> pipeline = Compose([Flatten(), Normalize(0.0, 255.0)])
+        >>> pipeline(np.full((1, 2, 2), 255.0))
+        array([1., 1., 1., 1.])
+        >>> pipeline
+        Compose([Flatten(), Normalize(mean=0.0, std=255.0)])
     """
 
     @typechecked
@@ -126,6 +135,15 @@ class Normalize:
 
     Per-channel values need a sample of shape ``(C, ...)`` with ``C`` values (``ShapeError``
     otherwise). Input must be a float64 array: put ``ToFloat()`` before ``Normalize`` for other dtypes.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import Normalize
+        >>> per_channel = Normalize(mean=[0.5, 1.0], std=2.0)
+        >>> per_channel(np.ones((2, 1, 2)))  # channels first: (C, H, W)
+        array([[[0.25, 0.25]],
+        <BLANKLINE>
+               [[0.  , 0.  ]]])
     """
 
     @typechecked
@@ -179,7 +197,14 @@ class Normalize:
 
 @final
 class Flatten:
-    """Reshape a sample to 1-d (a copy, in C order); keeps the dtype. A 0-d sample becomes shape (1,)."""
+    """Reshape a sample to 1-d (a copy, in C order); keeps the dtype. A 0-d sample becomes shape (1,).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import Flatten
+        >>> Flatten()(np.zeros((1, 28, 28), dtype=np.uint8)).shape
+        (784,)
+    """
 
     def __call__(self, x: npt.NDArray[_ScalarT], /) -> npt.NDArray[_ScalarT]:
         """Return ``x`` flattened."""
@@ -207,6 +232,16 @@ class AsType(Generic[_ScalarT]):
     Input must be a real (bool, integer or floating) array. Casting floats to an integer type
     truncates toward zero, as ``astype`` does; NaN, infinities and values outside the target
     type's range raise ``ValueError`` instead of producing garbage.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import AsType
+        >>> AsType(np.int8)(np.array([1.7, -1.7]))
+        array([ 1, -1], dtype=int8)
+        >>> AsType(np.int8)(np.array([300.0]))
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.DezeroValueError: AsType: values in [300.0, 300.0] do not fit in int8
     """
 
     @overload
@@ -272,7 +307,14 @@ class AsType(Generic[_ScalarT]):
 
 @final
 class ToFloat(AsType[np.float64]):
-    """Convert a sample to float64 (DeZero's ToFloat converts to float32; typed_dezero is float64 only)."""
+    """Convert a sample to float64 (DeZero's ToFloat converts to float32; typed_dezero is float64 only).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import ToFloat
+        >>> ToFloat()(np.array([0, 255], dtype=np.uint8))
+        array([  0., 255.])
+    """
 
     @typechecked
     def __init__(self) -> None:
@@ -285,7 +327,14 @@ class ToFloat(AsType[np.float64]):
 
 @final
 class ToInt(AsType[np.integer[Any]]):
-    """Convert a sample (labels, typically) to an integer type, int64 by default; see :class:`AsType`."""
+    """Convert a sample (labels, typically) to an integer type, int64 by default; see :class:`AsType`.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.transforms import ToInt
+        >>> ToInt()(np.array([2.0, 7.0]))
+        array([2, 7])
+    """
 
     @typechecked
     def __init__(self, dtype: type[np.integer[Any]] = np.int64) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from typing_extensions import override
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple
+from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
 from typed_dezero.core.function import BinaryFunction, TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
@@ -116,16 +116,30 @@ def _check_kernel(where: str, w_shape: Shape) -> None:
 
 
 def _out_hw(where: str, g: _Geometry, shape: Shape, context: str) -> tuple[int, int]:
-    """The output (OH, OW) of sliding the kernel over images of `shape` (N, C, H, W), or a ShapeError."""
+    """The output (OH, OW) of sliding the kernel over images of `shape` (N, C, H, W), or a ShapeError
+    (also when the padded images or their patches would be too large for any array)."""
     h, w = shape[2], shape[3]
     try:
-        return get_conv_outsize(h, g.kh, g.sh, g.ph), get_conv_outsize(w, g.kw, g.sw, g.pw)
+        oh, ow = get_conv_outsize(h, g.kh, g.sh, g.ph), get_conv_outsize(w, g.kw, g.sw, g.pw)
     except DezeroValueError:
         msg = (
             f"{where}: a {g.kh}x{g.kw} kernel with pad {g.pad} does not fit an image of spatial size "
             f"{h}x{w}; got {context}"
         )
         raise ShapeError(msg) from None
+    n, c = shape[0], shape[1]
+    geometry = f"{context}, kernel_size={g.kernel}, pad={g.pad}"
+    _check_fits(where, "padded images", (n, c, h + 2 * g.ph, w + 2 * g.pw), geometry)
+    _check_fits(where, "image patches", (n, c, g.kh, g.kw, oh, ow), geometry)
+    return oh, ow
+
+
+def _check_fits(where: str, what: str, shape: Shape, context: str) -> None:
+    """A ShapeError naming the operation for float64 arrays of `shape` that NumPy could never create
+    (a huge pad or size), in place of NumPy's bare "array is too big"; nothing is allocated."""
+    if too_large(shape):
+        msg = f"{where}: the {what} would have shape {shape}, too large for any array; got {context}"
+        raise ShapeError(msg)
 
 
 def _padded(x: Arr, g: _Geometry, value: float = 0.0) -> Arr:
@@ -384,6 +398,17 @@ def conv2d(
     Raises ShapeError when x or W is not 4-D, the channels differ, b is not (OC,) or the kernel
     does not fit the padded image; DezeroValueError when a stride is below 1 or a pad negative.
     Differentiable any number of times in x, W and b.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.arange(16.0).reshape(1, 1, 4, 4))
+        >>> F.conv2d(x, np.ones((1, 1, 2, 2)), stride=2)  # sums of the four 2x2 blocks
+        variable([[[[10. 18.]
+                    [42. 50.]]]])
+        >>> F.conv2d(x, np.ones((3, 1, 3, 3)), np.zeros(3), pad=1).shape  # "same" padding
+        (1, 3, 4, 4)
     """
     if b is None:
         return Conv2dNoBias(stride, pad)(x, W)
@@ -410,6 +435,8 @@ def _deconv_geometry(
             f"outsize, up to stride-1 less); got {context}"
         )
         raise ShapeError(msg)
+    _check_fits("deconv2d", "padded output", (x[0], W[1], hi[0] + 2 * g.ph, hi[1] + 2 * g.pw), context)
+    _check_fits("deconv2d", "image patches", (x[0], W[1], g.kh, g.kw, x[2], x[3]), context)
     if outsize is None:
         return g, lo
     if not (lo[0] <= outsize[0] <= hi[0] and lo[1] <= outsize[1] <= hi[1]):
@@ -519,6 +546,16 @@ def deconv2d(  # noqa: PLR0917 - DeZero's positional signature
     Raises ShapeError when x or W is not 4-D, x.shape[1] != W.shape[0], b is not (C_out,), or the
     output size is not positive or inconsistent with H and W; DezeroValueError for a stride below
     1, a negative pad or a non-positive outsize. Differentiable any number of times.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])  # (1, 1, 2, 2)
+        >>> F.deconv2d(x, np.ones((1, 1, 2, 2)), stride=2)  # each pixel spread over a 2x2 block
+        variable([[[[1. 1. 2. 2.]
+                    [1. 1. 2. 2.]
+                    [3. 3. 4. 4.]
+                    [3. 3. 4. 4.]]]])
     """
     if b is None:
         return Deconv2dNoBias(stride, pad, outsize)(x, W)
@@ -653,6 +690,16 @@ def pooling(x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: I
 
     Raises ShapeError when x is not 4-D or the kernel does not fit; DezeroValueError for a kernel or
     stride below 1, a negative pad or a pad not below the kernel size.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.pooling(x, 2).shape  # DeZero's default stride is 1: overlapping windows
+        (1, 1, 3, 3)
+        >>> F.pooling(x, 2, stride=2)
+        variable([[[[ 5.  7.]
+                    [13. 15.]]]])
     """
     return Pooling(kernel_size, stride, pad)(x)
 
@@ -713,6 +760,13 @@ def average_pooling(
     Arguments and output shape as :func:`pooling` (here the pad may be as large as you like).
     Raises ShapeError when x is not 4-D or the kernel does not fit; DezeroValueError for a kernel or
     stride below 1 or a negative pad.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.average_pooling(np.arange(16.0).reshape(1, 1, 4, 4), 2, stride=2)
+        variable([[[[ 2.5  4.5]
+                    [10.5 12.5]]]])
     """
     return AveragePooling(kernel_size, stride, pad)(x)
 
@@ -756,6 +810,15 @@ def im2col(
     Returns ``col[n, c, i, j, oh, ow] = x_padded[n, c, oh * stride_h + i, ow * stride_w + j]`` of
     shape (N, C, KH, KW, OH, OW) when ``to_matrix`` is False, else that array with the patch axes
     last, as a matrix (N*OH*OW, C*KH*KW). Raises as :func:`average_pooling`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> F.im2col(x, 2, stride=2).shape, F.im2col(x, 2, stride=2, to_matrix=False).shape
+        ((4, 4), (1, 1, 2, 2, 2, 2))
+        >>> F.im2col(x, 2, stride=2).data[0]  # the top-left 2x2 patch
+        array([0., 1., 4., 5.])
     """
     return Im2col(kernel_size, stride, pad, to_matrix)(x)
 
@@ -826,5 +889,15 @@ def col2im(  # noqa: PLR0917 - DeZero's positional signature
     `x` has the shape im2col returns for `input_shape` and the same arguments: (N*OH*OW, C*KH*KW)
     when ``to_matrix`` is true, else (N, C, KH, KW, OH, OW). Raises ShapeError when `input_shape`
     is not 4-D or `x` has another shape, and as :func:`im2col` otherwise.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> cols = np.ones((9, 4))  # 2x2 patches at stride 1 of a (1, 1, 4, 4) image
+        >>> F.col2im(cols, (1, 1, 4, 4), 2)  # how many patches cover each pixel
+        variable([[[[1. 2. 2. 1.]
+                    [2. 4. 4. 2.]
+                    [2. 4. 4. 2.]
+                    [1. 2. 2. 1.]]]])
     """
     return Col2im(input_shape, kernel_size, stride, pad, to_matrix)(x)

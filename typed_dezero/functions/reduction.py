@@ -48,14 +48,36 @@ class Sum(UnaryFunction):
 
 @typechecked
 def sum(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
-    """Sum of `x` over `axis` (an int, a tuple of ints, negative allowed, or None for all axes)."""
+    """Sum of `x` over `axis` (an int, a tuple of ints, negative allowed, or None for all axes).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> x = np.arange(6.0).reshape(2, 3)
+        >>> F.sum(x), F.sum(x, axis=0), F.sum(x, axis=-1, keepdims=True).shape
+        (variable(15.0), variable([3. 5. 7.]), (2, 1))
+    """
     x = as_variable(x)
     return Sum(normalize_axis("sum", axis, x.ndim), keepdims)(x)
 
 
 @typechecked
 def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:
-    """Mean of `x` over `axis` (as :func:`sum`). Raises ShapeError for an empty reduction."""
+    """Mean of `x` over `axis` (as :func:`sum`). Raises ShapeError for an empty reduction.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.array([[1.0, 2.0], [3.0, 5.0]]))
+        >>> y = F.mean(x, axis=1)
+        >>> y
+        variable([1.5 4. ])
+        >>> y.backward()
+        >>> x.grad
+        variable([[0.5 0.5]
+                  [0.5 0.5]])
+    """
     x = as_variable(x)
     axes = normalize_axis("mean", axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
@@ -117,13 +139,31 @@ class Min(_Extremum):
 @typechecked
 def max(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
     """Maximum of `x` over `axis`. Where several elements tie for the maximum, each receives an equal
-    share of the gradient (the shares of one reduced slice sum to its incoming gradient)."""
+    share of the gradient (the shares of one reduced slice sum to its incoming gradient).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.array([1.0, 3.0, 3.0]))
+        >>> y = F.max(x)
+        >>> y.backward()
+        >>> y, x.grad  # the two tied maxima share the gradient (DeZero gave 1 to each)
+        (variable(3.0), variable([0.  0.5 0.5]))
+    """
     x = as_variable(x)
     return Max(normalize_axis("max", axis, x.ndim), keepdims)(x)
 
 
 @typechecked
 def min(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
-    """Minimum of `x` over `axis`; ties share the gradient as in :func:`max`."""
+    """Minimum of `x` over `axis`; ties share the gradient as in :func:`max`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.min(np.array([[4.0, 1.0], [2.0, 7.0]]), axis=0)
+        variable([2. 1.])
+    """
     x = as_variable(x)
     return Min(normalize_axis("min", axis, x.ndim), keepdims)(x)

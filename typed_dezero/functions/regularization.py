@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import math
+import sys
 from typing import Final, final
 
 import numpy as np
@@ -62,6 +62,17 @@ def dropout(
             a generator private to this module, never NumPy's global random state.
     Returns:
         a Variable of the shape of `x`; the gradient is masked and scaled the same way.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import test_mode
+        >>> y = F.dropout(np.ones(1000), 0.5, rng=np.random.default_rng(0))
+        >>> sorted(set(y.data.tolist()))  # dropped, or kept and scaled by 1 / (1 - 0.5)
+        [0.0, 2.0]
+        >>> with test_mode():
+        ...     F.dropout(np.ones(3), 0.5)
+        variable([1. 1. 1.])
     """
     x = as_variable(x)
     if not 0.0 <= dropout_ratio < 1.0:
@@ -191,6 +202,23 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
         ShapeError for other shapes, or for fewer than 2 values per channel in training;
         DezeroTypeError when `mean`/`var` are not float64 arrays; DezeroValueError for `momentum`,
         `eps`, or `mean`/`var` that are read-only or share memory in training.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import test_mode
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])  # N = 2 samples, C = 2 channels
+        >>> gamma, beta = np.ones(2), np.zeros(2)
+        >>> mean, var = np.zeros(2), np.ones(2)  # running statistics, updated in place
+        >>> F.batch_norm(x, gamma, beta, mean, var, momentum=0.9)
+        variable([[-1.0000 -1.0000]
+                  [ 1.0000  1.0000]])
+        >>> mean, var  # 0.9 * old + 0.1 * batch (the variance unbiased: m / (m - 1))
+        (array([0.2, 2. ]), array([ 1.1, 20.9]))
+        >>> with test_mode():  # inference: the running statistics, left untouched
+        ...     y = F.batch_norm(x, gamma, beta, mean, var)
+        >>> mean
+        array([0.2, 2. ])
     """
     x, gamma, beta = as_variable(x), as_variable(gamma), as_variable(beta)
     if x.ndim not in (2, 4):
@@ -209,7 +237,7 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
     if not 0.0 <= momentum <= 1.0:
         msg = f"batch_norm: momentum must be in [0, 1], got {momentum!r}"
         raise DezeroValueError(msg)
-    if not (eps > 0.0 and math.isfinite(eps)):
+    if not 0.0 < eps <= sys.float_info.max:  # exact for ints beyond the float range, False for NaN
         msg = f"batch_norm: eps must be a finite number > 0, got {eps!r}"
         raise DezeroValueError(msg)
     train = flags().train
@@ -245,7 +273,24 @@ def embed_id(x: IntArr, W: Variable | Arr) -> Variable:
     """Embedding lookup ``W[x]``: the rows of `W` (V, D) named by the integer ids `x` (any shape, any
     integer dtype), of shape ``x.shape + (D,)``. The gradient w.r.t. `W` scatter-adds, so repeated ids
     accumulate. Raises DezeroTypeError for non-integer ids, ShapeError when `W` is not 2-D and
-    DezeroValueError for ids outside [0, V)."""
+    DezeroValueError for ids outside [0, V).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> W = Variable(np.arange(6.0).reshape(3, 2))  # 3 ids, vectors of size 2
+        >>> y = F.embed_id(np.array([2, 0, 2]), W)
+        >>> y
+        variable([[4. 5.]
+                  [0. 1.]
+                  [4. 5.]])
+        >>> y.backward()
+        >>> W.grad  # id 2 was looked up twice
+        variable([[1. 1.]
+                  [0. 0.]
+                  [2. 2.]])
+    """
     _check_ids(x)
     weights = as_variable(W)
     if weights.ndim != 2:
@@ -288,8 +333,27 @@ class Clip(UnaryFunction):
 def clip(x: Variable | Arr, x_min: float, x_max: float) -> Variable:
     """`x` clipped to [x_min, x_max] elementwise. The gradient passes where
     ``x_min <= x <= x_max`` (bounds included, as DeZero) and is 0 elsewhere. Infinite bounds are
-    allowed; ``x_min > x_max`` or a NaN bound raises DezeroValueError."""
+    allowed; ``x_min > x_max`` or a NaN bound raises DezeroValueError.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.array([-2.0, 0.5, 1.0, 3.0]))
+        >>> y = F.clip(x, 0.0, 1.0)
+        >>> y.backward()
+        >>> y, x.grad
+        (variable([0.  0.5 1.  1. ]), variable([0. 1. 1. 0.]))
+    """
     if not x_min <= x_max:
         msg = f"clip: x_min must be <= x_max (and not NaN); got x_min={x_min!r}, x_max={x_max!r}"
         raise DezeroValueError(msg)
-    return Clip(x_min, x_max)(x)
+    return Clip(_float_bound("x_min", x_min), _float_bound("x_max", x_max))(x)
+
+
+def _float_bound(name: str, value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond the float64 range
+        msg = f"clip: {name} must be a float64 number, got an int beyond its range ({describe(value)})"
+        raise DezeroValueError(msg) from None

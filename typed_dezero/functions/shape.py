@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, final
 
 import numpy as np
-from typing_extensions import override
+from typing_extensions import TypeIs, override
 
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Index, Shape, describe, is_int, is_list, is_tuple
@@ -44,8 +45,28 @@ class Reshape(UnaryFunction):
 @typechecked
 def reshape(x: Variable | Arr, shape: Shape) -> Variable:
     """`x` with a new `shape` of the same size (one entry may be -1). Returns `x` itself when the
-    shape is unchanged. Raises ShapeError when the sizes differ."""
+    shape is unchanged. Raises ShapeError when the sizes differ.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.arange(6.0))
+        >>> y = F.reshape(x, (2, -1))
+        >>> y.shape
+        (2, 3)
+        >>> y.backward()
+        >>> x.grad
+        variable([1. 1. 1. 1. 1. 1.])
+        >>> F.reshape(x, (4, 2))
+        Traceback (most recent call last):
+        ...
+        typed_dezero.errors.ShapeError: reshape: cannot reshape an array of shape (6,) (size 6) into ...
+    """
     x = as_variable(x)
+    if not all(is_int(n) for n in shape):  # the runtime checker looks at one item of a tuple only
+        msg = f"reshape: shape must be a tuple of ints, got {shape!r}"
+        raise DezeroTypeError(msg)
     if x.shape == shape:
         return x
     return Reshape(shape)(x)
@@ -75,7 +96,15 @@ class Transpose(UnaryFunction):
 @typechecked
 def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
     """Permute the axes of `x`; ``axes=None`` reverses them. Negative axes count from the end.
-    Raises ValueError unless `axes` is a permutation of ``range(x.ndim)``."""
+    Raises ValueError unless `axes` is a permutation of ``range(x.ndim)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> x = np.zeros((2, 3, 4))
+        >>> F.transpose(x).shape, F.transpose(x, (1, 0, 2)).shape, F.transpose(x, (-1, 0, 1)).shape
+        ((4, 3, 2), (3, 2, 4), (4, 2, 3))
+    """
     x = as_variable(x)
     if axes is not None:
         if len(axes) != x.ndim:
@@ -102,6 +131,23 @@ def _index_parts(index: object) -> tuple[object, ...]:
     return index if is_tuple(index) else (index,)
 
 
+def _is_slice(x: object) -> TypeIs[slice[Any, Any, Any]]:
+    return isinstance(x, slice)
+
+
+def _check_slice(part: object) -> None:
+    # NumPy's own errors for these name neither the operation nor the slice.
+    if not _is_slice(part):
+        return
+    bounds = (getattr(part, "start", None), getattr(part, "stop", None), getattr(part, "step", None))
+    if any(bound is not None and not hasattr(bound, "__index__") for bound in bounds):
+        msg = f"get_item: the bounds of a slice in the index must be ints or None, got {part!r}"
+        raise DezeroTypeError(msg)
+    if bounds[2] is not None and bounds[2] == 0:
+        msg = f"get_item: the step of a slice in the index cannot be zero, got {part!r}"
+        raise DezeroValueError(msg)
+
+
 def _check_index(index: Index) -> Index:
     # Checked by hand rather than by the runtime checker, for a message that names the bad part.
     for part in _index_parts(index):
@@ -111,6 +157,7 @@ def _check_index(index: Index) -> Index:
                 f"arrays, got {describe(part)}"
             )
             raise DezeroTypeError(msg)
+        _check_slice(part)
     return index
 
 
@@ -167,13 +214,33 @@ def _scatter_add(values: Arr, index: Index, shape: Shape) -> Arr:
 
 def get_item(x: Variable | Arr, index: Index) -> Variable:
     """``x[index]`` with NumPy's basic slicing and integer/bool array indexing. The gradient
-    scatters back, summing over repeated indices. Raises IndexError for out-of-range indices."""
+    scatters back, summing over repeated indices. Raises IndexError for out-of-range indices.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> x = Variable(np.array([10.0, 20.0, 30.0]))
+        >>> y = F.get_item(x, np.array([0, 2, 2]))  # the same as x[np.array([0, 2, 2])]
+        >>> y
+        variable([10. 30. 30.])
+        >>> y.backward()
+        >>> x.grad  # index 2 was taken twice
+        variable([1. 0. 2.])
+    """
     return GetItem(_check_index(index))(x)
 
 
 @typechecked
 def expand_dims(x: Variable | Arr, axis: int) -> Variable:
-    """Insert an axis of length 1 at `axis` (negative counts from the end of the result)."""
+    """Insert an axis of length 1 at `axis` (negative counts from the end of the result).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.expand_dims(np.zeros((2, 3)), 0).shape, F.expand_dims(np.zeros((2, 3)), -1).shape
+        ((1, 2, 3), (2, 3, 1))
+    """
     x = as_variable(x)
     (ax,) = normalize_axis("expand_dims", axis, x.ndim + 1)
     shape = list(x.shape)
@@ -183,7 +250,14 @@ def expand_dims(x: Variable | Arr, axis: int) -> Variable:
 
 @typechecked
 def squeeze(x: Variable | Arr, axis: int) -> Variable:
-    """Remove the axis `axis`, which must have length 1."""
+    """Remove the axis `axis`, which must have length 1.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.squeeze(np.zeros((2, 1, 3)), 1).shape
+        (2, 3)
+    """
     x = as_variable(x)
     (ax,) = normalize_axis("squeeze", axis, x.ndim)
     if x.shape[ax] != 1:
@@ -194,12 +268,20 @@ def squeeze(x: Variable | Arr, axis: int) -> Variable:
 
 @typechecked
 def flatten(x: Variable | Arr) -> Variable:
-    """Keep the first (batch) axis and flatten the rest: shape (N, ...) -> (N, prod(...))."""
+    """Keep the first (batch) axis and flatten the rest: shape (N, ...) -> (N, prod(...)).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.flatten(np.zeros((8, 3, 4, 4))).shape
+        (8, 48)
+    """
     x = as_variable(x)
     if x.ndim == 0:
         msg = "flatten: needs at least one (batch) axis, got a 0-d input"
         raise ShapeError(msg)
-    return reshape(x, (x.shape[0], -1))
+    # The size spelled out, not -1: NumPy cannot infer -1 for an empty batch.
+    return reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
 
 @final
@@ -228,7 +310,18 @@ class BroadcastTo(UnaryFunction):
 @typechecked
 def broadcast_to(x: Variable | Arr, shape: Shape) -> Variable:
     """`x` broadcast to `shape` (NumPy rules); the gradient sums back. Returns `x` itself when the
-    shape is unchanged; raises ShapeError when the shapes do not broadcast."""
+    shape is unchanged; raises ShapeError when the shapes do not broadcast.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> from typed_dezero import Variable
+        >>> b = Variable(np.array([1.0, 2.0, 3.0]))
+        >>> y = F.broadcast_to(b, (2, 3))
+        >>> y.backward()
+        >>> b.grad
+        variable([2. 2. 2.])
+    """
     x = as_variable(x)
     shape = check_shape("broadcast_to", shape)
     if x.shape == shape:
@@ -257,7 +350,14 @@ class SumTo(UnaryFunction):
 @typechecked
 def sum_to(x: Variable | Arr, shape: Shape) -> Variable:
     """Sum `x` down to `shape`, the inverse of broadcasting: ``shape`` must broadcast to ``x.shape``.
-    Returns `x` itself when the shape is unchanged; raises ShapeError otherwise."""
+    Returns `x` itself when the shape is unchanged; raises ShapeError otherwise.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> F.sum_to(np.arange(6.0).reshape(2, 3), (1, 3))
+        variable([[3. 5. 7.]])
+    """
     x = as_variable(x)
     shape = check_shape("sum_to", shape)
     if x.shape == shape:

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from typed_dezero._typing import Arr, Shape
-from typed_dezero.errors import DezeroValueError
+from typed_dezero._typing import Arr, Shape, describe, is_int, too_large
+from typed_dezero.errors import DezeroTypeError, DezeroValueError
 
 _default_rng = np.random.default_rng()
 
@@ -25,9 +25,21 @@ def scaled_normal(rng: np.random.Generator, shape: Shape, fan_in: int) -> Arr:
     return draws
 
 
+def check_fits(where: str, name: str, shape: Shape) -> None:
+    """Raise DezeroValueError naming `where` and `name` when the float64 array `name` of `shape`
+    could never be created (NumPy would refuse it with a bare "array is too big")."""
+    if too_large(shape):
+        msg = f"{where}: {name} would have shape {shape}, too large for any array"
+        raise DezeroValueError(msg)
+
+
 def check_positive(where: str, **sizes: int | None) -> None:
-    """Raise DezeroValueError naming the first of `sizes` that is not None and below 1."""
+    """Raise DezeroValueError naming the first of `sizes` that is not None and below 1 (and
+    DezeroTypeError for a bool, which the runtime checker lets through as an int)."""
     for name, size in sizes.items():
+        if size is not None and not is_int(size):
+            msg = f"{where}: {name} must be an int, got {describe(size)}"
+            raise DezeroTypeError(msg)
         if size is not None and size < 1:
             msg = f"{where}: {name} must be a positive int, got {size}"
             raise DezeroValueError(msg)

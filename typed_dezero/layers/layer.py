@@ -3,8 +3,9 @@ order, holds non-trainable state (running statistics), and saves and loads weigh
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeGuard
 
 import numpy as np
@@ -29,7 +30,15 @@ ShapeTemplate = tuple[int | None, ...]
 
 
 class UninitializedParameterError(DezeroError, AttributeError):
-    """A lazily created parameter was read (or saved) before the layer's first call."""
+    """A lazily created parameter was read (or saved) before the layer's first call.
+
+    Examples:
+        >>> import typed_dezero.layers as L
+        >>> L.Linear(3).W
+        Traceback (most recent call last):
+        ...
+        typed_dezero.layers.layer.UninitializedParameterError: Linear.W is created at the layer's ...
+    """
 
 
 class Layer(Generic[P, R]):
@@ -38,6 +47,28 @@ class Layer(Generic[P, R]):
     Attributes that are :class:`Parameter` or :class:`Layer` instances are registered in assignment
     order; :meth:`params` yields every parameter of the layer and its sub-layers once, in that order.
     Subclasses implement :meth:`forward`; calling the layer calls it.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.functions as F
+        >>> import typed_dezero.layers as L
+        >>> from typed_dezero import Variable
+        >>> from typed_dezero.layers import Layer
+        >>> class TwoLayers(Layer[[Variable], Variable]):
+        ...     def __init__(self, hidden: int, out: int) -> None:
+        ...         super().__init__()
+        ...         self.l1 = L.Linear(hidden)  # registered as "l1", its input size taken at the first call
+        ...         self.l2 = L.Linear(out)
+        ...
+        ...     def forward(self, x: Variable) -> Variable:
+        ...         return self.l2(F.relu(self.l1(x)))
+        >>> net = TwoLayers(8, 1)
+        >>> net.uninitialized()
+        ['l1/W', 'l2/W']
+        >>> net(Variable(np.ones((4, 3)))).shape
+        (4, 1)
+        >>> [name for name, _ in net.named_params()]
+        ['l1/W', 'l1/b', 'l2/W', 'l2/b']
     """
 
     def __init__(self) -> None:
@@ -137,6 +168,24 @@ class Layer(Generic[P, R]):
     def is_initialized(self, name: str) -> bool:
         """Whether the (possibly lazy) parameter or state array `name` exists yet."""
         return name in self.__dict__ or name in self._state_arrays()
+
+    @contextlib.contextmanager
+    def _first_call(self, rng: np.random.Generator | None = None) -> Generator[None, None, None]:
+        """Around a call that creates lazy parameters and state: when it raises, those it created are
+        removed again and `rng` is rewound, so that a failed first call leaves the layer as it was."""
+        pending = [
+            n for n in (*self._lazy_templates(), *self._lazy_state_templates()) if not self.is_initialized(n)
+        ]
+        rng_state = None if rng is None else rng.bit_generator.state
+        try:
+            yield
+        except BaseException:
+            for name in pending:
+                self.__dict__.pop(name, None)
+                self._state_arrays().pop(name, None)
+            if rng is not None and rng_state is not None:
+                rng.bit_generator.state = rng_state
+            raise
 
     def declare_lazy_state(self, name: str, template: ShapeTemplate) -> None:
         """Reserve `name` for a state array created later (see :meth:`set_state`), so that loading
@@ -319,7 +368,23 @@ class Layer(Generic[P, R]):
     @typechecked
     def save_weights(self, path: str | os.PathLike[str]) -> None:
         """Write every parameter and state array to an .npz file at exactly `path`, atomically (a
-        temporary file in the same folder, then a rename: a failure never leaves half a file)."""
+        temporary file in the same folder, then a rename: a failure never leaves half a file).
+
+        Examples:
+            >>> import os, tempfile
+            >>> import numpy as np
+            >>> import typed_dezero.layers as L
+            >>> layer = L.Linear(2, in_size=3)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     path = os.path.join(tmp, "linear")  # no ".npz" is appended: the path is used as given
+            ...     layer.save_weights(path)
+            ...     copy = L.Linear(2)  # lazy: its W is created from the file
+            ...     copy.load_weights(path)
+            ...     os.listdir(tmp)
+            ['linear']
+            >>> bool(np.array_equal(copy.W.data, layer.W.data))
+            True
+        """
         _io.save_npz(path, self.state_dict())
 
     @typechecked

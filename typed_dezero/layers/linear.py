@@ -12,7 +12,7 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.variable import Parameter, Variable, as_variable
 from typed_dezero.errors import ShapeError
-from typed_dezero.layers._init import check_positive, generator, scaled_normal
+from typed_dezero.layers._init import check_fits, check_positive, generator, scaled_normal
 from typed_dezero.layers.layer import Layer
 
 __all__ = ["Linear"]
@@ -25,6 +25,17 @@ class Linear(Layer[[Variable | Arr], Variable]):
     With ``in_size=None`` the weight is created at the first call from ``x.shape[-1]`` (reading
     ``W`` before that raises UninitializedParameterError). Weights are drawn from `rng` (a NumPy
     Generator; by default the library's own) as normal values scaled by ``sqrt(1 / in_size)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.layers as L
+        >>> layer = L.Linear(3, rng=np.random.default_rng(0))
+        >>> layer.in_size is None  # W does not exist yet
+        True
+        >>> layer(np.ones((2, 5))).shape
+        (2, 3)
+        >>> layer.W.shape, layer.in_size
+        ((5, 3), 5)
     """
 
     W: Parameter
@@ -41,6 +52,7 @@ class Linear(Layer[[Variable | Arr], Variable]):
     ) -> None:
         super().__init__()
         check_positive("Linear", out_size=out_size, in_size=in_size)
+        check_fits("Linear", "b (out_size,)", (out_size,))
         self.out_size = out_size
         self._rng = generator(rng)
         self.declare_lazy_parameter("W", (None, out_size))
@@ -54,14 +66,20 @@ class Linear(Layer[[Variable | Arr], Variable]):
         return self.W.shape[0] if self.is_initialized("W") else None
 
     def _init_W(self, in_size: int) -> None:
+        check_fits("Linear", "W (in_size, out_size)", (in_size, self.out_size))
         self.set_lazy_parameter("W", scaled_normal(self._rng, (in_size, self.out_size), in_size))
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
         x = as_variable(x)
-        if not self.is_initialized("W"):
-            if x.ndim == 0:
-                msg = "Linear: the input needs a feature axis, got a 0-d input"
-                raise ShapeError(msg)
+        if self.is_initialized("W"):
+            return F.linear(x, self.W, self.b)
+        if x.ndim == 0:
+            msg = "Linear: the input needs a feature axis, got a 0-d input"
+            raise ShapeError(msg)
+        if x.shape[-1] == 0:
+            msg = f"Linear: the input needs at least one feature (its last axis), got shape {x.shape}"
+            raise ShapeError(msg)
+        with self._first_call(self._rng):
             self._init_W(x.shape[-1])
-        return F.linear(x, self.W, self.b)
+            return F.linear(x, self.W, self.b)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import sys
 from typing import final
 
 import numpy as np
@@ -13,7 +13,7 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.variable import Parameter, Variable, as_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
-from typed_dezero.layers._init import check_positive
+from typed_dezero.layers._init import check_fits, check_positive
 from typed_dezero.layers.layer import Layer
 
 __all__ = ["BatchNorm"]
@@ -30,6 +30,18 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
     ``avg = momentum * avg + (1 - momentum) * batch`` (see :func:`typed_dezero.functions.batch_norm`).
 
     Raises DezeroValueError for `momentum` outside [0, 1], `eps` not > 0 or `channels` below 1.
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.layers as L
+        >>> bn = L.BatchNorm(momentum=0.9)
+        >>> bn.uninitialized()
+        ['gamma', 'beta', 'avg_mean', 'avg_var']
+        >>> y = bn(np.array([[1.0, 10.0], [3.0, 30.0]]))  # training mode: batch statistics
+        >>> bn.state("avg_mean")  # 0.9 * 0 + 0.1 * batch mean
+        array([0.2, 2. ])
+        >>> [name for name, _ in bn.named_params()], sorted(bn.state_dict())
+        (['gamma', 'beta'], ['avg_mean', 'avg_var', 'beta', 'gamma'])
     """
 
     gamma: Parameter
@@ -41,7 +53,7 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
         if not 0.0 <= momentum <= 1.0:
             msg = f"BatchNorm: momentum must be in [0, 1], got {momentum!r}"
             raise DezeroValueError(msg)
-        if not (eps > 0.0 and math.isfinite(eps)):
+        if not 0.0 < eps <= sys.float_info.max:  # exact for ints beyond the float range, False for NaN
             msg = f"BatchNorm: eps must be a finite number > 0, got {eps!r}"
             raise DezeroValueError(msg)
         check_positive("BatchNorm", channels=channels)
@@ -55,6 +67,7 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
             self._init_params(channels)
 
     def _init_params(self, channels: int) -> None:
+        check_fits("BatchNorm", "gamma (channels,)", (channels,))
         self.set_lazy_parameter("gamma", np.ones(channels))
         self.set_lazy_parameter("beta", np.zeros(channels))
         self.set_state("avg_mean", np.zeros(channels))
@@ -66,8 +79,13 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
         if x.ndim not in (2, 4):
             msg = f"BatchNorm: expected a (N, C) or (N, C, H, W) input, got shape {x.shape}"
             raise ShapeError(msg)
-        if not self.is_initialized("gamma"):
+        if self.is_initialized("gamma"):
+            return self._normalize(x)
+        with self._first_call():
             self._init_params(x.shape[1])
+            return self._normalize(x)
+
+    def _normalize(self, x: Variable) -> Variable:
         return F.batch_norm(
             x, self.gamma, self.beta, self.state("avg_mean"), self.state("avg_var"), self.momentum, self.eps
         )

@@ -21,7 +21,19 @@ __all__ = ["LSTM", "RNN"]
 @final
 class RNN(Layer[[Variable | Arr], Variable]):
     """Elman RNN step: ``h = tanh(x @ Wx + bx + h_prev @ Wh)``; the hidden state persists between
-    calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size)."""
+    calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.layers as L
+        >>> rnn = L.RNN(5)
+        >>> h1 = rnn(np.ones((2, 3)))
+        >>> h2 = rnn(np.ones((2, 3)))  # uses h1
+        >>> h2.shape, rnn.h is h2
+        ((2, 5), True)
+        >>> h2.unchain_backward()  # truncated BPTT: forget the graph behind h2
+        >>> rnn.reset_state()  # a new sequence
+    """
 
     h: Variable | None
 
@@ -51,7 +63,17 @@ class RNN(Layer[[Variable | Arr], Variable]):
 @final
 class LSTM(Layer[[Variable | Arr], Variable]):
     """LSTM step with forget, input and output gates; hidden state ``h`` and cell ``c`` persist
-    between calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size)."""
+    between calls until :meth:`reset_state`. x: (N, in_size) -> h: (N, hidden_size).
+
+    Examples:
+        >>> import numpy as np
+        >>> import typed_dezero.layers as L
+        >>> lstm = L.LSTM(4)
+        >>> [lstm(np.ones((2, 3))).shape for _ in range(3)]
+        [(2, 4), (2, 4), (2, 4)]
+        >>> lstm.c is not None
+        True
+    """
 
     h: Variable | None
     c: Variable | None

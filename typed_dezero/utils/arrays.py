@@ -14,13 +14,27 @@ __all__ = ["array_allclose", "array_equal", "logsumexp", "pair", "sum_to"]
 
 @typechecked
 def sum_to(x: Arr, shape: Shape) -> Arr:
-    """Sum the array `x` down to `shape` (the inverse of broadcasting `shape` to ``x.shape``)."""
+    """Sum the array `x` down to `shape` (the inverse of broadcasting `shape` to ``x.shape``).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.utils import sum_to
+        >>> sum_to(np.ones((2, 3)), (1, 3))
+        array([[2., 2., 2.]])
+    """
     return sum_to_array(x, shape)
 
 
 @typechecked
 def logsumexp(x: Arr, axis: int = 1) -> Arr:
-    """``log(sum(exp(x), axis, keepdims=True))`` computed stably (the maximum is factored out)."""
+    """``log(sum(exp(x), axis, keepdims=True))`` computed stably (the maximum is factored out).
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.utils import logsumexp
+        >>> logsumexp(np.array([[1000.0, 1000.0]]))  # log(2) + 1000, without overflow
+        array([[1000.693]])
+    """
     (ax,) = normalize_axis("logsumexp", axis, x.ndim)
     m = np.max(x, axis=ax, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -29,7 +43,13 @@ def logsumexp(x: Arr, axis: int = 1) -> Arr:
 
 @typechecked
 def pair(x: int | tuple[int, int]) -> tuple[int, int]:
-    """An int `x` as ``(x, x)``; a pair of ints unchanged (kernel sizes, strides, paddings)."""
+    """An int `x` as ``(x, x)``; a pair of ints unchanged (kernel sizes, strides, paddings).
+
+    Examples:
+        >>> from typed_dezero.utils import pair
+        >>> pair(3), pair((2, 1))
+        ((3, 3), (2, 1))
+    """
     return (x, x) if isinstance(x, int) else x
 
 
@@ -39,11 +59,26 @@ def _data(x: Variable | Arr) -> Arr:
 
 @typechecked
 def array_equal(a: Variable | Arr, b: Variable | Arr) -> bool:
-    """Whether two arrays (or Variables' data) have the same shape and elements."""
+    """Whether two arrays (or Variables' data) have the same shape and elements.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero import Variable
+        >>> from typed_dezero.utils import array_equal
+        >>> array_equal(Variable(np.ones(2)), np.ones(2)), array_equal(np.ones(2), np.ones(3))
+        (True, False)
+    """
     return bool(np.array_equal(_data(a), _data(b)))
 
 
 @typechecked
 def array_allclose(a: Variable | Arr, b: Variable | Arr, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """Whether two arrays (or Variables' data) are elementwise equal within tolerances."""
+    """Whether two arrays (or Variables' data) are elementwise equal within tolerances.
+
+    Examples:
+        >>> import numpy as np
+        >>> from typed_dezero.utils import array_allclose
+        >>> array_allclose(np.array([1.0]), np.array([1.0 + 1e-7]))
+        True
+    """
     return bool(np.allclose(_data(a), _data(b), rtol=rtol, atol=atol))
