@@ -195,11 +195,6 @@ def test_anomaly_mode_checks_every_step_when_on(spies: dict[str, int]) -> None:
     assert spies["check_backward"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap reported: gradients summed over several branches (Variable.backward's accumulation, "
-    "not a Function) may overflow to inf without an AnomalyError",
-)
 def test_overflow_in_gradient_accumulation_is_caught() -> None:
     x = v(1e-10)
     with detect_anomaly():

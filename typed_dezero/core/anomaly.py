@@ -16,7 +16,7 @@ from typed_dezero.errors import AnomalyError
 if TYPE_CHECKING:
     from typed_dezero.core.function import Function
 
-__all__ = ["check_backward", "check_forward", "creation_site"]
+__all__ = ["check_accumulation", "check_backward", "check_forward", "creation_site"]
 
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 
@@ -65,4 +65,15 @@ def check_backward(f: Function[Any, Any], output_grads: list[Arr], input_grads: 
     output gradients were all finite (a NaN already in the values merely propagates)."""
     if not _all_finite(input_grads) and _all_finite(output_grads) and _all_finite([x.data for x in f.inputs]):
         msg = f"backward of {_describe(f)} produced a NaN or Inf gradient from finite values"
+        raise AnomalyError(msg)
+
+
+def check_accumulation(f: Function[Any, Any], old: Arr, added: Arr, total: Arr) -> None:
+    """Raise AnomalyError when adding finite gradients that reach one Variable along several paths
+    (the one from `f` last) gave NaN or Inf."""
+    if not _all_finite([total]) and _all_finite([old, added]):
+        msg = (
+            f"summing the finite gradients that reach a Variable of shape {old.shape} along several paths "
+            f"gave NaN or Inf, adding the gradient from the backward of {_describe(f)}"
+        )
         raise AnomalyError(msg)

@@ -190,20 +190,24 @@ def _operand_to_variable(fn: object, inputs: tuple[object, ...], x: object) -> V
     if is_f64_array(x):
         constant = Variable(x)
     elif is_real_scalar(x):
-        constant = Variable(np.array(x, dtype=np.float64))
+        number = float_constant(type(fn).__name__, x, f"input {_position(inputs, x)}")
+        constant = Variable(np.array(number, dtype=np.float64))
     else:
         constant = None
     if constant is not None:
         constant.requires_grad = False
         return constant
-    position = next(i for i, item in enumerate(inputs) if item is x)
     msg = (
-        f"{type(fn).__name__}: input {position} must be a Variable, a float64 ndarray or a Python int/float, "
-        f"got {describe(x)}"
+        f"{type(fn).__name__}: input {_position(inputs, x)} must be a Variable, a float64 ndarray or a "
+        f"Python int/float, got {describe(x)}"
     )
     if isinstance(x, np.ndarray):
         msg += "; convert it with x.astype(np.float64)"
     raise DezeroTypeError(msg)
+
+
+def _position(inputs: tuple[object, ...], x: object) -> int:
+    return next(i for i, item in enumerate(inputs) if item is x)
 
 
 def _output_variable(fn: object, y: object) -> Variable:
@@ -284,4 +288,4 @@ class TwoOutputFunction(Function[tuple[Arr], tuple[Arr, Arr]]):
 
 # Variable's operators call the function library, which subclasses the bases above: import
 # Variable last, once those bases exist, so that the cycle resolves whichever module comes first.
-from typed_dezero.core.variable import Variable  # noqa: E402
+from typed_dezero.core.variable import Variable, float_constant  # noqa: E402

@@ -21,12 +21,21 @@ from typed_dezero._typing import (
     is_tuple,
 )
 from typed_dezero.config import flags_var
-from typed_dezero.errors import DezeroTypeError, ShapeError
+from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 
 if TYPE_CHECKING:
     from typed_dezero.core.function import Function
 
-__all__ = ["Operand", "Parameter", "Variable", "as_array", "as_variable", "is_variable"]
+__all__ = [
+    "Operand",
+    "Parameter",
+    "Variable",
+    "as_array",
+    "as_variable",
+    "float_constant",
+    "is_variable",
+    "to_variable",
+]
 
 
 def _data_error(where: str, data: object) -> DezeroTypeError:
@@ -158,6 +167,8 @@ class Variable:
         differentiated again. Functions run in decreasing generation order from a heap, so every
         gradient is complete before it is propagated, in O(N log N) for N functions, without recursion.
         """
+        _check_flag("retain_grad", retain_grad)
+        _check_flag("create_graph", create_graph)
         if self._grad is None:
             self._grad = Variable(np.ones_like(self._data))
         creator = self.creator
@@ -183,7 +194,13 @@ class Variable:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
                         old = x._grad
-                        x._grad = Variable(ga if old is None else np.asarray(old._data + ga))
+                        if old is None:
+                            x._grad = Variable(ga)
+                        else:
+                            total = np.asarray(old._data + ga)
+                            if anomaly:
+                                check_accumulation(f, old._data, ga, total)
+                            x._grad = Variable(total)
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
@@ -199,11 +216,11 @@ class Variable:
                         old = x._grad
                         if old is None:
                             x._grad = gx
-                        elif create_graph:
-                            x._grad = old + gx
                         else:
-                            # No graph is wanted: add the arrays without creating an Add node.
-                            x._grad = Variable(np.asarray(old._data + gx._data))
+                            # Without create_graph, add the arrays: no Add node is wanted.
+                            x._grad = old + gx if create_graph else Variable(np.asarray(old._data + gx._data))
+                            if anomaly:
+                                check_accumulation(f, old._data, gx._data, x._grad._data)
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
@@ -394,6 +411,12 @@ class Variable:
         return linalg.matmul(self, other)
 
 
+def _check_flag(name: str, value: object) -> None:
+    if type(value) is not bool:
+        msg = f"backward: {name} must be a bool, got {describe(value)}"
+        raise DezeroTypeError(msg)
+
+
 def _as_tuple(result: object) -> tuple[object, ...]:
     return result if is_tuple(result) else (result,)
 
@@ -431,7 +454,7 @@ def as_array(x: Arr | float) -> Arr:
     if is_f64_array(x):
         return x
     if is_real_scalar(x):
-        return np.array(x, dtype=np.float64)
+        return np.array(float_constant("as_array", x, "x"), dtype=np.float64)
     msg = f"as_array: expected a float64 ndarray or a Python/NumPy float, got {describe(x)}; {f64_hint(x)}"
     raise DezeroTypeError(msg)
 
@@ -446,9 +469,31 @@ def as_variable(obj: Variable | Arr) -> Variable:
     raise DezeroTypeError(msg)
 
 
+def to_variable(where: str, obj: Variable | Arr, name: str) -> Variable:
+    """:func:`as_variable` for the library's functions: an error names the function `where` and its
+    argument `name`."""
+    if is_variable(obj):
+        return obj
+    if is_f64_array(obj):
+        return Variable(obj)
+    msg = f"{where}: {name} must be a Variable or a float64 ndarray, got {describe(obj)}; {f64_hint(obj)}"
+    raise DezeroTypeError(msg)
+
+
+def float_constant(where: str, c: float, name: str) -> float:
+    """The Python number `c` (argument `name` of `where`) as a float, or a DezeroValueError naming
+    both when it is an int too large for float64 (``float(10**400)`` raises a bare OverflowError)."""
+    try:
+        return float(c)
+    except OverflowError:
+        digits = len(str(abs(int(c))))
+        msg = f"{where}: {name} is an int of {digits} digits, too large for float64"
+        raise DezeroValueError(msg) from None
+
+
 # The operators above delegate to the function library, which itself builds on this module; the
 # import sits at the bottom to close that cycle after Variable exists.
-from typed_dezero.core.anomaly import check_backward  # noqa: E402
+from typed_dezero.core.anomaly import check_accumulation, check_backward  # noqa: E402
 from typed_dezero.core.backprop import (  # noqa: E402
     array_grads_error,
     backward_step,

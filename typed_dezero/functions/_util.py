@@ -42,14 +42,14 @@ def keepdims_shape(shape: Shape, axes: Sequence[int]) -> Shape:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-def check_operand(where: str, x: object) -> None:
+def check_operand(where: str, x: object, name: str = "x") -> None:
     """Raise DezeroTypeError unless `x` is a Variable or a float64 ndarray.
 
     The cheap hand-written guard of the one-input functions (it stays on with runtime checks off).
     Python numbers are refused here: they are welcome only as the other operand of arithmetic.
     """
     if not isinstance(x, Variable) and not is_f64_array(x):
-        msg = f"{where}: x must be a Variable or a float64 ndarray, got {describe(x)}; {f64_hint(x)}"
+        msg = f"{where}: {name} must be a Variable or a float64 ndarray, got {describe(x)}; {f64_hint(x)}"
         raise DezeroTypeError(msg)
 
 

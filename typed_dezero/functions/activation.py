@@ -17,7 +17,7 @@ from typing_extensions import override
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.function import UnaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.variable import Variable, float_constant, to_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64, check_operand, normalize_axis
 from typed_dezero.functions.math import exp
@@ -115,10 +115,11 @@ def leaky_relu(x: Variable | Arr, slope: float = 0.2) -> Variable:
 
     Raises DezeroValueError when `slope` is not finite.
     """
-    if not math.isfinite(slope):
+    value = float_constant("leaky_relu", slope, "slope")
+    if not math.isfinite(value):
         msg = f"leaky_relu: slope must be a finite number, got {slope!r}"
         raise DezeroValueError(msg)
-    return LeakyReLU(float(slope))(x)
+    return LeakyReLU(value)(x)
 
 
 @final
@@ -152,7 +153,7 @@ def softmax(x: Variable | Arr, axis: int = 1) -> Variable:
     Stable for any finite `x`. Raises DezeroValueError for an axis out of range and ShapeError for an
     empty axis.
     """
-    x = as_variable(x)
+    x = to_variable("softmax", x, "x")
     return Softmax(_softmax_axis("softmax", x, axis))(x)
 
 
@@ -185,5 +186,5 @@ def log_softmax(x: Variable | Arr, axis: int = 1) -> Variable:
 
     Raises DezeroValueError for an axis out of range and ShapeError for an empty axis.
     """
-    x = as_variable(x)
+    x = to_variable("log_softmax", x, "x")
     return LogSoftmax(_softmax_axis("log_softmax", x, axis))(x)

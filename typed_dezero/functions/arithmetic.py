@@ -10,7 +10,7 @@ from typing_extensions import override
 
 from typed_dezero._typing import Arr
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
-from typed_dezero.core.variable import Operand, Variable
+from typed_dezero.core.variable import Operand, Variable, float_constant
 from typed_dezero.errors import ShapeError
 from typed_dezero.functions._util import sum_to_array
 
@@ -57,9 +57,9 @@ def add(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Add()(x0, x1)
     if _is_number(x1):
-        return AddConst(x1)(x0)
+        return AddConst(float_constant("add", x1, "x1"))(x0)
     if _is_number(x0):
-        return AddConst(x0)(x1)
+        return AddConst(float_constant("add", x0, "x0"))(x1)
     return Add()(x0, x1)
 
 
@@ -86,9 +86,9 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Sub()(x0, x1)
     if _is_number(x1):
-        return AddConst(-x1)(x0)  # negation is exact, so x0 + (-c) == x0 - c
+        return SubConst(float_constant("sub", x1, "x1"))(x0)
     if _is_number(x0):
-        return RSubConst(x0)(x1)
+        return RSubConst(float_constant("sub", x0, "x0"))(x1)
     return Sub()(x0, x1)
 
 
@@ -120,9 +120,9 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Mul()(x0, x1)
     if _is_number(x1):
-        return MulConst(x1)(x0)
+        return MulConst(float_constant("mul", x1, "x1"))(x0)
     if _is_number(x0):
-        return MulConst(x0)(x1)
+        return MulConst(float_constant("mul", x0, "x0"))(x1)
     return Mul()(x0, x1)
 
 
@@ -152,9 +152,9 @@ def div(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Div()(x0, x1)
     if _is_number(x1):
-        return DivConst(x1)(x0)
+        return DivConst(float_constant("div", x1, "x1"))(x0)
     if _is_number(x0):
-        return RDivConst(x0)(x1)
+        return RDivConst(float_constant("div", x0, "x0"))(x1)
     return Div()(x0, x1)
 
 
@@ -173,7 +173,7 @@ def _is_number(x: object) -> TypeGuard[float]:
 
 @final
 class AddConst(UnaryFunction):
-    """``x + c`` for a Python number `c` (also ``x - c``, as ``x + (-c)``)."""
+    """``x + c`` for a Python number `c`."""
 
     def __init__(self, c: float) -> None:
         self.c = c
@@ -181,6 +181,26 @@ class AddConst(UnaryFunction):
     @override
     def forward(self, x: Arr, /) -> Arr:
         return x + self.c
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return gy
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy
+
+
+@final
+class SubConst(UnaryFunction):
+    """``x - c`` for a Python number `c`."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return x - self.c
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
@@ -370,7 +390,7 @@ def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, sh
     """``x0 ** x1``. A Python int/float exponent is a constant; an array or Variable exponent is
     differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
     if _is_number(x1):
-        return PowConst(float(x1))(x0)
+        return PowConst(float_constant("pow", x1, "x1"))(x0)
     return Pow()(x0, x1)
 
 

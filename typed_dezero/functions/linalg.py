@@ -7,7 +7,7 @@ from typing import final
 import numpy as np
 from typing_extensions import override
 
-from typed_dezero._typing import Arr, Shape
+from typed_dezero._typing import Arr, Shape, too_large
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import ShapeError
@@ -35,7 +35,11 @@ def _matmul_shape(where: str, a: Shape, b: Shape) -> Shape:
         raise ShapeError(msg) from None
     rows = a[-2:-1] if len(a) > 1 else ()
     cols = b[-1:] if len(b) > 1 else ()
-    return batch + rows + cols
+    shape = batch + rows + cols
+    if too_large(shape):
+        msg = f"{where}: the product of x0.shape={a} and x1.shape={b} would have shape {shape}, too large"
+        raise ShapeError(msg)
+    return shape
 
 
 def _swap_last(x: Variable) -> Variable:
@@ -81,8 +85,8 @@ class MatMul(BinaryFunction):
 def matmul(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
     """Matrix product with ``numpy.matmul`` semantics: 1-D operands are vectors, leading dimensions
     are batch dimensions and broadcast. Raises ShapeError naming both shapes on a mismatch."""
-    check_operand("matmul", x0)
-    check_operand("matmul", x1)
+    check_operand("matmul", x0, "x0")
+    check_operand("matmul", x1, "x1")
     return MatMul()(x0, x1)
 
 
@@ -143,12 +147,15 @@ def linear(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None
     """``x @ W + b`` for x of shape (..., I), W of shape (I, O) and b of shape (O,) (or None).
     Leading dimensions of `x` are kept. Raises ShapeError on mismatched shapes."""
     check_operand("linear", x)
-    check_operand("linear", W)
+    check_operand("linear", W, "W")
     if b is not None:
-        check_operand("linear", b)
+        check_operand("linear", b, "b")
     # Shapes are checked on the operands as given: a raw array x stays a constant of the graph.
     if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
         msg = f"linear: x.shape[-1] must equal W.shape[0] (W 2-D); got x.shape={x.shape}, W.shape={W.shape}"
+        raise ShapeError(msg)
+    if too_large((*x.shape[:-1], W.shape[1])):
+        msg = f"linear: x.shape={x.shape} and W.shape={W.shape} would give a result too large for an array"
         raise ShapeError(msg)
     if b is None:
         return LinearNoBias()(x, W)

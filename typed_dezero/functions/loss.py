@@ -18,7 +18,7 @@ from typing_extensions import override
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_int_array
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64, check_operand, sum_to_array
 from typed_dezero.functions.activation import sigmoid, softmax
@@ -230,7 +230,7 @@ def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
         typed_dezero.errors.DezeroValueError: softmax_cross_entropy: labels must lie in [0, C) = [0, 3) ...
     """
     check_operand("softmax_cross_entropy", x)
-    x = as_variable(x)
+    x = to_variable("softmax_cross_entropy", x, "x")
     return SoftmaxCrossEntropy(_class_labels("softmax_cross_entropy", x, t))(x)
 
 
@@ -278,7 +278,7 @@ def sigmoid_cross_entropy(x: Variable | Arr, t: IntArr | Arr) -> Variable:
         >>> F.sigmoid_cross_entropy(logits, np.array([1, 1]))  # (log 2 + 0) / 2
         variable(0.3466)
     """
-    x = as_variable(x)
+    x = to_variable("sigmoid_cross_entropy", x, "x")
     return SigmoidCrossEntropy(_binary_targets("sigmoid_cross_entropy", "x", x, t))(x)
 
 
@@ -335,7 +335,7 @@ def binary_cross_entropy(p: Variable | Arr, t: IntArr | Arr) -> Variable:
         ...
         typed_dezero.errors.DezeroValueError: binary_cross_entropy: p must hold probabilities in [0, 1]; ...
     """
-    p = as_variable(p)
+    p = to_variable("binary_cross_entropy", p, "p")
     t_checked = _binary_targets("binary_cross_entropy", "p", p, t)
     outside = ~((p.data >= 0.0) & (p.data <= 1.0))  # written so that NaN is caught too
     if outside.any():
@@ -361,7 +361,7 @@ def accuracy(y: Variable | Arr, t: IntArr) -> Variable:
         >>> acc, acc.creator is None
         (variable(0.6667), True)
     """
-    y = as_variable(y)
+    y = to_variable("accuracy", y, "y")
     labels = _class_labels("accuracy", y, t)
     predicted: IntArr = np.argmax(y.data, axis=1)
     return Variable(as_f64(np.mean(np.equal(predicted, labels))))

@@ -10,7 +10,7 @@ from typing_extensions import override
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Axis
 from typed_dezero.core.function import UnaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import ShapeError
 from typed_dezero.functions._util import as_f64, keepdims_shape, normalize_axis
 from typed_dezero.functions.shape import broadcast_to, reshape
@@ -57,7 +57,7 @@ def sum(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variabl
         >>> F.sum(x), F.sum(x, axis=0), F.sum(x, axis=-1, keepdims=True).shape
         (variable(15.0), variable([3. 5. 7.]), (2, 1))
     """
-    x = as_variable(x)
+    x = to_variable("sum", x, "x")
     return Sum(normalize_axis("sum", axis, x.ndim), keepdims)(x)
 
 
@@ -78,7 +78,7 @@ def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variab
         variable([[0.5 0.5]
                   [0.5 0.5]])
     """
-    x = as_variable(x)
+    x = to_variable("mean", x, "x")
     axes = normalize_axis("mean", axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
     if count == 0:
@@ -151,7 +151,7 @@ def max(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variabl
         >>> y, x.grad  # the two tied maxima share the gradient (DeZero gave 1 to each)
         (variable(3.0), variable([0.  0.5 0.5]))
     """
-    x = as_variable(x)
+    x = to_variable("max", x, "x")
     return Max(normalize_axis("max", axis, x.ndim), keepdims)(x)
 
 
@@ -165,5 +165,5 @@ def min(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variabl
         >>> F.min(np.array([[4.0, 1.0], [2.0, 7.0]]), axis=0)
         variable([2. 1.])
     """
-    x = as_variable(x)
+    x = to_variable("min", x, "x")
     return Min(normalize_axis("min", axis, x.ndim), keepdims)(x)

@@ -16,7 +16,7 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_int_array
 from typed_dezero.config import flags
 from typed_dezero.core.function import TernaryFunction, UnaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64
 from typed_dezero.functions.shape import get_item, reshape
@@ -74,7 +74,7 @@ def dropout(
         ...     F.dropout(np.ones(3), 0.5)
         variable([1. 1. 1.])
     """
-    x = as_variable(x)
+    x = to_variable("dropout", x, "x")
     if not 0.0 <= dropout_ratio < 1.0:
         msg = f"dropout: dropout_ratio must be in [0, 1), got {dropout_ratio!r}"
         raise DezeroValueError(msg)
@@ -220,7 +220,9 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
         >>> mean
         array([0.2, 2. ])
     """
-    x, gamma, beta = as_variable(x), as_variable(gamma), as_variable(beta)
+    x = to_variable("batch_norm", x, "x")
+    gamma = to_variable("batch_norm", gamma, "gamma")
+    beta = to_variable("batch_norm", beta, "beta")
     if x.ndim not in (2, 4):
         msg = f"batch_norm: x must be (N, C) or (N, C, H, W); got x.shape={x.shape}"
         raise ShapeError(msg)
@@ -292,7 +294,7 @@ def embed_id(x: IntArr, W: Variable | Arr) -> Variable:
                   [2. 2.]])
     """
     _check_ids(x)
-    weights = as_variable(W)
+    weights = to_variable("embed_id", W, "W")
     if weights.ndim != 2:
         msg = f"embed_id: W must be 2-D (V, D); got W.shape={weights.shape}"
         raise ShapeError(msg)

@@ -11,7 +11,7 @@ from typing_extensions import TypeIs, override
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Index, Shape, describe, is_int, is_list, is_tuple
 from typed_dezero.core.function import UnaryFunction
-from typed_dezero.core.variable import Variable, as_variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroIndexError, DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import check_shape, normalize_axis, sum_to_array
 
@@ -63,7 +63,7 @@ def reshape(x: Variable | Arr, shape: Shape) -> Variable:
         ...
         typed_dezero.errors.ShapeError: reshape: cannot reshape an array of shape (6,) (size 6) into ...
     """
-    x = as_variable(x)
+    x = to_variable("reshape", x, "x")
     if not all(is_int(n) for n in shape):  # the runtime checker looks at one item of a tuple only
         msg = f"reshape: shape must be a tuple of ints, got {shape!r}"
         raise DezeroTypeError(msg)
@@ -105,7 +105,7 @@ def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
         >>> F.transpose(x).shape, F.transpose(x, (1, 0, 2)).shape, F.transpose(x, (-1, 0, 1)).shape
         ((4, 3, 2), (3, 2, 4), (4, 2, 3))
     """
-    x = as_variable(x)
+    x = to_variable("transpose", x, "x")
     if axes is not None:
         if len(axes) != x.ndim:
             msg = f"transpose: axes {axes} do not match an array of ndim {x.ndim} (shape {x.shape})"
@@ -241,7 +241,7 @@ def expand_dims(x: Variable | Arr, axis: int) -> Variable:
         >>> F.expand_dims(np.zeros((2, 3)), 0).shape, F.expand_dims(np.zeros((2, 3)), -1).shape
         ((1, 2, 3), (2, 3, 1))
     """
-    x = as_variable(x)
+    x = to_variable("expand_dims", x, "x")
     (ax,) = normalize_axis("expand_dims", axis, x.ndim + 1)
     shape = list(x.shape)
     shape.insert(ax, 1)
@@ -258,7 +258,7 @@ def squeeze(x: Variable | Arr, axis: int) -> Variable:
         >>> F.squeeze(np.zeros((2, 1, 3)), 1).shape
         (2, 3)
     """
-    x = as_variable(x)
+    x = to_variable("squeeze", x, "x")
     (ax,) = normalize_axis("squeeze", axis, x.ndim)
     if x.shape[ax] != 1:
         msg = f"squeeze: axis {axis} of shape {x.shape} has length {x.shape[ax]}, not 1"
@@ -276,7 +276,7 @@ def flatten(x: Variable | Arr) -> Variable:
         >>> F.flatten(np.zeros((8, 3, 4, 4))).shape
         (8, 48)
     """
-    x = as_variable(x)
+    x = to_variable("flatten", x, "x")
     if x.ndim == 0:
         msg = "flatten: needs at least one (batch) axis, got a 0-d input"
         raise ShapeError(msg)
@@ -322,7 +322,7 @@ def broadcast_to(x: Variable | Arr, shape: Shape) -> Variable:
         >>> b.grad
         variable([2. 2. 2.])
     """
-    x = as_variable(x)
+    x = to_variable("broadcast_to", x, "x")
     shape = check_shape("broadcast_to", shape)
     if x.shape == shape:
         return x
@@ -358,7 +358,7 @@ def sum_to(x: Variable | Arr, shape: Shape) -> Variable:
         >>> F.sum_to(np.arange(6.0).reshape(2, 3), (1, 3))
         variable([[3. 5. 7.]])
     """
-    x = as_variable(x)
+    x = to_variable("sum_to", x, "x")
     shape = check_shape("sum_to", shape)
     if x.shape == shape:
         return x

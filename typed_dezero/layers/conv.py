@@ -10,7 +10,7 @@ from typing_extensions import override
 import typed_dezero.functions as F
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
-from typed_dezero.core.variable import Parameter, Variable, as_variable
+from typed_dezero.core.variable import Parameter, Variable, to_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
 from typed_dezero.layers._init import check_fits, check_positive, generator, scaled_normal
 from typed_dezero.layers.layer import Layer
@@ -90,7 +90,7 @@ class Conv2d(Layer[[Variable | Arr], Variable]):
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
-        x = as_variable(x)
+        x = to_variable("Conv2d", x, "x")
         if self.is_initialized("W"):
             return F.conv2d(x, self.W, self.b, self.stride, self.pad)
         with self._first_call(self._rng):
@@ -146,7 +146,7 @@ class Deconv2d(Layer[[Variable | Arr], Variable]):
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
-        x = as_variable(x)
+        x = to_variable("Deconv2d", x, "x")
         if self.is_initialized("W"):
             return F.deconv2d(x, self.W, self.b, self.stride, self.pad)
         with self._first_call(self._rng):

@@ -10,7 +10,7 @@ from typing_extensions import override
 import typed_dezero.functions as F
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
-from typed_dezero.core.variable import Parameter, Variable, as_variable
+from typed_dezero.core.variable import Parameter, Variable, to_variable
 from typed_dezero.errors import ShapeError
 from typed_dezero.layers._init import check_fits, check_positive, generator, scaled_normal
 from typed_dezero.layers.layer import Layer
@@ -71,7 +71,7 @@ class Linear(Layer[[Variable | Arr], Variable]):
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
-        x = as_variable(x)
+        x = to_variable("Linear", x, "x")
         if self.is_initialized("W"):
             return F.linear(x, self.W, self.b)
         if x.ndim == 0:

@@ -11,7 +11,7 @@ from typing_extensions import override
 import typed_dezero.functions as F
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
-from typed_dezero.core.variable import Parameter, Variable, as_variable
+from typed_dezero.core.variable import Parameter, Variable, to_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
 from typed_dezero.layers._init import check_fits, check_positive
 from typed_dezero.layers.layer import Layer
@@ -75,7 +75,7 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
-        x = as_variable(x)
+        x = to_variable("BatchNorm", x, "x")
         if x.ndim not in (2, 4):
             msg = f"BatchNorm: expected a (N, C) or (N, C, H, W) input, got shape {x.shape}"
             raise ShapeError(msg)

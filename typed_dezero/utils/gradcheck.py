@@ -10,7 +10,7 @@ import numpy as np
 
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, Shape
-from typed_dezero.core.variable import Variable, as_variable, is_variable
+from typed_dezero.core.variable import Variable, is_variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError
 
 __all__ = ["GradientCheckResult", "gradient_check", "numerical_diff", "numerical_grad"]
@@ -88,7 +88,7 @@ def numerical_grad(f: Callable[..., Outputs], *inputs: Input, eps: float = 1e-4)
         >>> float(gx), float(gy)
         (3.0, 2.0)
     """
-    base = [as_variable(x).data.copy() for x in inputs]
+    base = [to_variable("numerical_grad", x, "x").data.copy() for x in inputs]
     weights = [np.ones(o.shape) for o in _as_tuple(f(*[Variable(a.copy()) for a in base]))]
     return _central_differences(f, base, weights, eps)
 
@@ -258,7 +258,7 @@ def gradient_check(
         msg = "gradient_check: needs at least one input"
         raise DezeroValueError(msg)
     rng = np.random.default_rng(seed)
-    base = [as_variable(x).data.copy() for x in inputs]
+    base = [to_variable("gradient_check", x, "x").data.copy() for x in inputs]
     weights = _cotangents(f(*[Variable(a.copy()) for a in base]), rng)
     target: Callable[..., Outputs] = f
     if order == 2:
