@@ -6,6 +6,7 @@ import gc
 import math
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -230,3 +231,26 @@ def test_gradient_aliasing_does_not_leak_between_inputs(create_graph: bool) -> N
     assert b.grad is not None
     a.grad = Variable(a.grad.data * 5.0)
     np.testing.assert_array_equal(_grad(b), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("flag", ["retain_grad", "create_graph"])
+def test_backward_flags_must_be_bools(flag: str) -> None:
+    y = Variable(np.ones(2)) * 2.0
+    flags: dict[str, Any] = {flag: "no"}  # a wrong type on purpose
+    with pytest.raises(TypeError, match=rf"backward: {flag} must be a bool, got str"):
+        y.backward(**flags)
+    assert y.grad is None
+
+
+def test_huge_python_ints_are_value_errors_naming_the_argument() -> None:
+    x = Variable(np.ones(2))
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: x + 10**400, "add: x1"),
+        (lambda: 10**400 * x, "mul: x0"),
+        (lambda: x - 10**400, "sub: x1"),
+        (lambda: F.leaky_relu(x, 10**400), "leaky_relu: slope"),
+        (lambda: F.neg(10**400), "Neg: input 0"),
+    ]
+    for call, where in calls:
+        with pytest.raises(ValueError, match=rf"{where} is an int of 401 digits, too large for float64"):
+            call()
