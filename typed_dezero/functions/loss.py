@@ -179,8 +179,10 @@ class SoftmaxCrossEntropy(UnaryFunction):
     @override
     def forward(self, x: Arr, /) -> Arr:
         shifted = x - as_f64(x.max(axis=1, keepdims=True))
-        log_z = np.log(as_f64(np.exp(shifted).sum(axis=1)))
-        log_p = as_f64(shifted[np.arange(len(x)), self.labels]) - log_z
+        # exp(shifted) and its row sums stay for backward_data, which needs softmax(x) = e / s.
+        self._e = np.exp(shifted)
+        self._s = as_f64(self._e.sum(axis=1, keepdims=True))
+        log_p = as_f64(shifted[np.arange(len(x)), self.labels]) - np.log(self._s[:, 0])
         return -as_f64(log_p.sum()) / len(x)
 
     @override
@@ -193,13 +195,11 @@ class SoftmaxCrossEntropy(UnaryFunction):
 
     @override
     def backward_data(self, gy: Arr, /) -> Arr:
-        x = self.inputs[0].data
-        n = len(x)
-        e = np.exp(x - as_f64(x.max(axis=1, keepdims=True)))
-        e /= as_f64(e.sum(axis=1, keepdims=True))
-        e[np.arange(n), self.labels] -= 1.0
-        e *= gy * (1.0 / n)
-        return e
+        n = len(self._e)
+        gx = self._e / self._s
+        gx[np.arange(n), self.labels] -= 1.0
+        gx *= gy * (1.0 / n)
+        return gx
 
 
 def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
