@@ -64,7 +64,8 @@ class Sigmoid(UnaryFunction):
 
 def sigmoid(x: Variable | Arr) -> Variable:
     """The logistic function ``1 / (1 + exp(-x))`` elementwise; stable for any finite `x`."""
-    check_operand("sigmoid", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("sigmoid", x)
     return Sigmoid()(x)
 
 
@@ -86,7 +87,8 @@ class ReLU(UnaryFunction):
 
 def relu(x: Variable | Arr) -> Variable:
     """``max(x, 0)`` elementwise (gradient 0 at 0)."""
-    check_operand("relu", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("relu", x)
     return ReLU()(x)
 
 

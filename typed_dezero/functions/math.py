@@ -40,7 +40,8 @@ class Square(UnaryFunction):
 
 def square(x: Variable | Arr) -> Variable:
     """``x ** 2`` elementwise."""
-    check_operand("square", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("square", x)
     return Square()(x)
 
 
@@ -61,7 +62,8 @@ class Exp(UnaryFunction):
 
 def exp(x: Variable | Arr) -> Variable:
     """``e ** x`` elementwise."""
-    check_operand("exp", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("exp", x)
     return Exp()(x)
 
 
@@ -83,7 +85,8 @@ class Log(UnaryFunction):
 
 def log(x: Variable | Arr) -> Variable:
     """Natural logarithm elementwise (``-inf`` at 0 and NaN below, as NumPy)."""
-    check_operand("log", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("log", x)
     return Log()(x)
 
 
@@ -105,7 +108,8 @@ class Sin(UnaryFunction):
 
 def sin(x: Variable | Arr) -> Variable:
     """Sine elementwise."""
-    check_operand("sin", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("sin", x)
     return Sin()(x)
 
 
@@ -127,7 +131,8 @@ class Cos(UnaryFunction):
 
 def cos(x: Variable | Arr) -> Variable:
     """Cosine elementwise."""
-    check_operand("cos", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("cos", x)
     return Cos()(x)
 
 
@@ -150,7 +155,8 @@ class Tanh(UnaryFunction):
 
 def tanh(x: Variable | Arr) -> Variable:
     """Hyperbolic tangent elementwise."""
-    check_operand("tanh", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("tanh", x)
     return Tanh()(x)
 
 
@@ -171,7 +177,8 @@ class Sqrt(UnaryFunction):
 
 def sqrt(x: Variable | Arr) -> Variable:
     """Square root elementwise (the gradient is infinite at 0)."""
-    check_operand("sqrt", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("sqrt", x)
     return Sqrt()(x)
 
 
@@ -193,5 +200,6 @@ class Abs(UnaryFunction):
 
 def abs(x: Variable | Arr) -> Variable:  # noqa: A001 - mirrors the builtin for Variables
     """Absolute value elementwise (subgradient 0 at 0)."""
-    check_operand("abs", x)
+    if not isinstance(x, Variable):  # the common case costs no call
+        check_operand("abs", x)
     return Abs()(x)
