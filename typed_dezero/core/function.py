@@ -66,7 +66,7 @@ class Function(ABC, Generic[In, Out]):
     has_backward_data: ClassVar[bool] = False
     """Whether the class defines :meth:`backward_data` (set when the class is created)."""
 
-    _checked_methods: ClassVar[tuple[str, ...]] = ("forward", "backward", "backward_data")
+    _checked_methods: ClassVar[tuple[str, ...]] = ("forward", "backward")
 
     @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -76,9 +76,11 @@ class Function(ABC, Generic[In, Out]):
             method = cls.__dict__.get(name)
             if method is None or getattr(method, "__isabstractmethod__", False):
                 continue
-            if name == "backward_data" and cls.__module__ != __name__:
-                cls.has_backward_data = True  # the arity bases below only declare it
-            setattr(cls, name, check_method(cls, name, method, scalar_results=name != "backward"))
+            setattr(cls, name, check_method(cls, name, method, scalar_results=name == "forward"))
+        # backward_data is not wrapped: its arguments come from the engine, which also checks every
+        # result it returns (dtype and shape, checks on or off), so a wrapper would only cost time.
+        if "backward_data" in cls.__dict__ and cls.__module__ != __name__:
+            cls.has_backward_data = True  # the arity bases below only declare it
 
     @overload
     def __call__(self: Function[tuple[Arr], Arr], x: Operand, /) -> Variable: ...
