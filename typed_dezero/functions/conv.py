@@ -20,7 +20,7 @@ from typing_extensions import override
 
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
-from typed_dezero.core.function import BinaryFunction, TernaryFunction, UnaryFunction
+from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64, check_shape
@@ -319,10 +319,13 @@ def _conv_grads(
 
 
 def _conv_grads_data(
-    x: Arr, W: Arr, gy: Arr, stride: tuple[int, int], pad: tuple[int, int]
+    x: Variable, W: Variable, gy: Arr, stride: tuple[int, int], pad: tuple[int, int]
 ) -> tuple[Arr, Arr]:
+    # A constant x (the input batch of a network) needs no gradient: skip the transposed convolution.
     g = _geometry((W.shape[2], W.shape[3]), stride, pad)
-    return _deconv_array(gy, W, g, (x.shape[2], x.shape[3])), _grad_w_array(x, gy, g)
+    gx = _deconv_array(gy, W.data, g, (x.shape[2], x.shape[3])) if x.requires_grad else SKIPPED_GRAD
+    gW = _grad_w_array(x.data, gy, g) if W.requires_grad else SKIPPED_GRAD
+    return gx, gW
 
 
 @final
@@ -345,7 +348,7 @@ class Conv2dNoBias(BinaryFunction):
     @override
     def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr]:
         x, W = self.inputs
-        return _conv_grads_data(x.data, W.data, gy, self.stride, self.pad)
+        return _conv_grads_data(x, W, gy, self.stride, self.pad)
 
 
 @final
@@ -374,8 +377,9 @@ class Conv2d(TernaryFunction):
 
     @override
     def backward_data(self, gy: Arr, /) -> tuple[Arr, Arr, Arr]:
-        x, W, _ = self.inputs
-        return (*_conv_grads_data(x.data, W.data, gy, self.stride, self.pad), _bias_grad(gy))
+        x, W, b = self.inputs
+        gb = _bias_grad(gy) if b.requires_grad else SKIPPED_GRAD
+        return (*_conv_grads_data(x, W, gy, self.stride, self.pad), gb)
 
 
 @typechecked
