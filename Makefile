@@ -60,8 +60,7 @@ $(BENCH_STAMP): pyproject.toml
 	touch $@
 
 bench: $(BENCH_STAMP)
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_TOP_PAD_=67108864 $(BIN)/python -m benchmarks $(BENCH_ARGS)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The documentation site needs the `docs` extra (MkDocs, Material, mkdocstrings). Any warning fails
 # the build; NO_MKDOCS_2_WARNING silences a banner Material prints about its successor.

