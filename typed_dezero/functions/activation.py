@@ -59,7 +59,10 @@ class Sigmoid(UnaryFunction):
     @override
     def backward_data(self, gy: Arr, /) -> Arr:
         y = _output(self, sigmoid).data
-        return gy * y * (1.0 - y)
+        gx = 1.0 - y  # one temporary, then in place
+        gx *= y
+        gx *= gy
+        return gx
 
 
 def sigmoid(x: Variable | Arr) -> Variable:

@@ -94,7 +94,9 @@ def matmul(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
 class Linear(TernaryFunction):
     @override
     def forward(self, x: Arr, W: Arr, b: Arr, /) -> Arr:
-        return x @ W + b
+        y = x @ W
+        y += b  # in place: no temporary the size of the output
+        return y
 
     @override
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
