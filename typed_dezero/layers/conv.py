@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import final
+from typing import ClassVar, final
 
 import numpy as np
 from typing_extensions import override
@@ -40,8 +40,75 @@ def _channels(where: str, x: Variable) -> int:
     return x.shape[1]
 
 
+class _Convolution(Layer[[Variable | Arr], Variable]):
+    """What Conv2d and Deconv2d share: the lazy weight and the call. Each subclass keeps its own
+    runtime-checked ``__init__``, so that argument errors name it."""
+
+    W: Parameter
+    b: Parameter | None
+    transposed: ClassVar[bool]
+    """False: W is (out_channels, in_channels, KH, KW); True: (in_channels, out_channels, KH, KW)."""
+
+    def _setup(  # noqa: PLR0917 - the constructor's arguments, passed on
+        self,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair,
+        pad: IntPair,
+        nobias: bool,
+        in_channels: int | None,
+        rng: np.random.Generator | None,
+    ) -> None:
+        where = type(self).__name__
+        check_positive(where, out_channels=out_channels, in_channels=in_channels)
+        check_fits(where, "b (out_channels,)", (out_channels,))
+        self.out_channels = out_channels
+        self.kernel_size = _check_geometry(where, kernel_size, stride, pad)
+        self.stride = stride
+        self.pad = pad
+        self._rng = generator(rng)
+        self.declare_lazy_parameter("W", self._weight_shape(None))
+        if in_channels is not None:
+            self._init_W(in_channels)
+        self.b = None if nobias else Parameter(np.zeros(out_channels), name="b")
+
+    def _weight_shape(self, in_channels: int | None) -> tuple[int | None, ...]:
+        pair_ = (in_channels, self.out_channels) if self.transposed else (self.out_channels, in_channels)
+        return (*pair_, *self.kernel_size)
+
+    def _init_W(self, in_channels: int) -> None:
+        kh, kw = self.kernel_size
+        shape = (
+            (in_channels, self.out_channels, kh, kw)
+            if self.transposed
+            else (self.out_channels, in_channels, kh, kw)
+        )
+        layout = (
+            "(in_channels, out_channels, KH, KW)"
+            if self.transposed
+            else "(out_channels, in_channels, KH, KW)"
+        )
+        check_fits(type(self).__name__, f"W {layout}", shape)
+        self.set_lazy_parameter("W", scaled_normal(self._rng, shape, in_channels * kh * kw))
+
+    def _apply(self, x: Variable) -> Variable:
+        if self.transposed:
+            return F.deconv2d(x, self.W, self.b, self.stride, self.pad)
+        return F.conv2d(x, self.W, self.b, self.stride, self.pad)
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        where = type(self).__name__
+        x = to_variable(where, x, "x")
+        if self.is_initialized("W"):
+            return self._apply(x)
+        with self._first_call(self._rng):
+            self._init_W(_channels(where, x))
+            return self._apply(x)
+
+
 @final
-class Conv2d(Layer[[Variable | Arr], Variable]):
+class Conv2d(_Convolution):
     """2-D convolution with W of shape (out_channels, in_channels, KH, KW) and bias (out_channels,).
 
     With ``in_channels=None`` W is created at the first call from the input's channels.
@@ -54,8 +121,7 @@ class Conv2d(Layer[[Variable | Arr], Variable]):
         ((2, 8, 5, 5), (8, 3, 3, 3))
     """
 
-    W: Parameter
-    b: Parameter | None
+    transposed = False
 
     @typechecked
     def __init__(  # noqa: PLR0917 - DeZero's positional signature
@@ -70,37 +136,13 @@ class Conv2d(Layer[[Variable | Arr], Variable]):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        check_positive("Conv2d", out_channels=out_channels, in_channels=in_channels)
-        check_fits("Conv2d", "b (out_channels,)", (out_channels,))
-        self.out_channels = out_channels
-        self.kernel_size = _check_geometry("Conv2d", kernel_size, stride, pad)
-        self.stride = stride
-        self.pad = pad
-        self._rng = generator(rng)
-        self.declare_lazy_parameter("W", (out_channels, None, *self.kernel_size))
-        if in_channels is not None:
-            self._init_W(in_channels)
-        self.b = None if nobias else Parameter(np.zeros(out_channels), name="b")
-
-    def _init_W(self, in_channels: int) -> None:
-        kh, kw = self.kernel_size
-        shape = (self.out_channels, in_channels, kh, kw)
-        check_fits("Conv2d", "W (out_channels, in_channels, KH, KW)", shape)
-        self.set_lazy_parameter("W", scaled_normal(self._rng, shape, in_channels * kh * kw))
-
-    @override
-    def forward(self, x: Variable | Arr) -> Variable:
-        x = to_variable("Conv2d", x, "x")
-        if self.is_initialized("W"):
-            return F.conv2d(x, self.W, self.b, self.stride, self.pad)
-        with self._first_call(self._rng):
-            self._init_W(_channels("Conv2d", x))
-            return F.conv2d(x, self.W, self.b, self.stride, self.pad)
+        self._setup(out_channels, kernel_size, stride, pad, nobias, in_channels, rng)
 
 
 @final
-class Deconv2d(Layer[[Variable | Arr], Variable]):
-    """Transposed 2-D convolution with W of shape (in_channels, out_channels, KH, KW).
+class Deconv2d(_Convolution):
+    """Transposed 2-D convolution with W of shape (in_channels, out_channels, KH, KW); the same
+    arguments as :class:`Conv2d`.
 
     Examples:
         >>> import numpy as np
@@ -110,8 +152,7 @@ class Deconv2d(Layer[[Variable | Arr], Variable]):
         ((1, 2, 8, 8), (3, 2, 2, 2))
     """
 
-    W: Parameter
-    b: Parameter | None
+    transposed = True
 
     @typechecked
     def __init__(  # noqa: PLR0917 - DeZero's positional signature
@@ -126,29 +167,4 @@ class Deconv2d(Layer[[Variable | Arr], Variable]):
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
-        check_positive("Deconv2d", out_channels=out_channels, in_channels=in_channels)
-        check_fits("Deconv2d", "b (out_channels,)", (out_channels,))
-        self.out_channels = out_channels
-        self.kernel_size = _check_geometry("Deconv2d", kernel_size, stride, pad)
-        self.stride = stride
-        self.pad = pad
-        self._rng = generator(rng)
-        self.declare_lazy_parameter("W", (None, out_channels, *self.kernel_size))
-        if in_channels is not None:
-            self._init_W(in_channels)
-        self.b = None if nobias else Parameter(np.zeros(out_channels), name="b")
-
-    def _init_W(self, in_channels: int) -> None:
-        kh, kw = self.kernel_size
-        shape = (in_channels, self.out_channels, kh, kw)
-        check_fits("Deconv2d", "W (in_channels, out_channels, KH, KW)", shape)
-        self.set_lazy_parameter("W", scaled_normal(self._rng, shape, in_channels * kh * kw))
-
-    @override
-    def forward(self, x: Variable | Arr) -> Variable:
-        x = to_variable("Deconv2d", x, "x")
-        if self.is_initialized("W"):
-            return F.deconv2d(x, self.W, self.b, self.stride, self.pad)
-        with self._first_call(self._rng):
-            self._init_W(_channels("Deconv2d", x))
-            return F.deconv2d(x, self.W, self.b, self.stride, self.pad)
+        self._setup(out_channels, kernel_size, stride, pad, nobias, in_channels, rng)
