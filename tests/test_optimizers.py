@@ -207,13 +207,16 @@ def test_training_through_backward_converges() -> None:
     assert_allclose(w.data, target, atol=1e-4)
 
 
-def test_updates_are_in_place_on_the_data_array() -> None:
+def test_updates_replace_the_data_array_and_leave_the_old_one_alone() -> None:
+    # What lets a failed update put the old array back (see test_fault_injection).
     p = with_grad(param(1.0, 2.0), 1.0, 1.0)
-    data = p.data
     for opt in (SGD(), MomentumSGD(), AdaGrad(), AdaDelta(), Adam()):
+        data = p.data
+        kept = data.copy()
         opt.setup(Model(p)).update()
-    assert p.data is data
-    assert p.data.dtype == np.float64
+        assert p.data is not data
+        assert np.array_equal(data, kept)
+        assert p.data.dtype == np.float64
 
 
 def test_read_only_data_is_replaced_by_an_updated_copy() -> None:
@@ -354,18 +357,14 @@ def test_broadcast_gradient_can_be_changed_in_place() -> None:
     assert grad_of(p).flags.writeable
 
 
-def test_gradient_and_data_of_different_shapes_are_a_shape_error() -> None:
+def test_data_of_a_new_shape_drops_the_gradient_so_the_update_skips_it() -> None:
     p = with_grad(param(1.0, 2.0), 1.0, 1.0)
-    p.data = np.ones(3)
-    opt = SGD().setup(Model(p))
-    with pytest.raises(ShapeError, match=r"SGD.update: .*data.shape=\(3,\), grad.shape=\(2,\)"):
-        opt.update()
+    p.data = np.ones(3)  # the gradient of shape (2,) no longer means anything
+    assert p.grad is None
     adam = Adam().setup(Model(p))
-    with pytest.raises(ShapeError, match=r"Adam.update: .*data and gradient differ in shape"):
-        adam.update()
-    assert adam.t == 0  # a failed update does not count
-    with pytest.raises(ShapeError, match=r"SGD.update_one: .*data.shape=\(3,\), grad.shape=\(2,\)"):
-        opt.update_one(p)
+    adam.update()
+    assert_allclose(p.data, np.ones(3))
+    assert adam.state_dict() == {"t": np.array(1)}
 
 
 def test_state_of_a_parameter_whose_shape_changed_is_a_shape_error() -> None:

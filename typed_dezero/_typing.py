@@ -27,19 +27,26 @@ Index: TypeAlias = BasicIndex | tuple[BasicIndex, ...]
 FLOAT64: Final = np.dtype(np.float64)
 
 
+_PLAIN_ARRAYS: Final = (np.ndarray, np.memmap)
+"""The array classes whose values mean what a plain ndarray's mean. Other ndarray subclasses are
+refused: np.matrix changes the meaning of ``*``, a masked array's mask would be silently lost."""
+
+
 def is_f64_array(x: object) -> TypeIs[Arr]:
-    """True when `x` is a NumPy ndarray (not an np.matrix) of dtype float64."""
-    # Read .dtype before isinstance: pyright narrows `object` to ndarray[Unknown, Unknown] otherwise.
+    """True when `x` is a plain NumPy ndarray (or memmap) of dtype float64; not a subclass such as
+    np.matrix or a masked array."""
+    # Read .dtype before the class: pyright narrows `object` to ndarray[Unknown, Unknown] otherwise.
     dtype: object = getattr(x, "dtype", None)
     if dtype is FLOAT64 and type(x) is np.ndarray:
         return True  # the common case, first: this guard runs on every Function call
-    return dtype == FLOAT64 and isinstance(x, np.ndarray) and not isinstance(x, np.matrix)
+    return dtype == FLOAT64 and type(x) in _PLAIN_ARRAYS and isinstance(x, np.ndarray)
 
 
 def is_int_array(x: object) -> TypeIs[IntArr]:
-    """True when `x` is a NumPy ndarray of any integer dtype (signed or unsigned, not bool)."""
+    """True when `x` is a plain NumPy ndarray (or memmap) of any integer dtype (signed or unsigned,
+    not bool)."""
     kind: object = getattr(getattr(x, "dtype", None), "kind", None)
-    return kind in ("i", "u") and isinstance(x, np.ndarray)
+    return kind in ("i", "u") and type(x) in _PLAIN_ARRAYS and isinstance(x, np.ndarray)
 
 
 # The guards below are TypeGuards, not TypeIs: they re-check at run time what the static types
@@ -87,6 +94,14 @@ def f64_hint(x: object) -> str:
         return "NumPy returns such scalars from operations on 0-d arrays: wrap the result in np.asarray(...)"
     if isinstance(x, np.matrix):
         return "convert it with np.asarray(x) (np.matrix changes the meaning of *)"
+    if isinstance(x, np.ma.MaskedArray):
+        return (
+            "a masked array's mask would be lost: fill the masked values first (x.filled(value)), "
+            "or take np.ma.getdata(x) if the mask does not matter"
+        )
+    kind = type(x)
+    if isinstance(x, np.ndarray) and kind not in _PLAIN_ARRAYS:
+        return f"ndarray subclasses ({kind.__name__}) are not supported: convert it with np.asarray(x)"
     if isinstance(x, np.ndarray):
         return "convert it with x.astype(np.float64)"
     return "create one with np.asarray(x, dtype=np.float64)"

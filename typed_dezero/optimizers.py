@@ -30,9 +30,10 @@ from typing_extensions import override
 from typed_dezero._checking import typechecked
 from typed_dezero._io import load_npz, save_npz
 from typed_dezero._typing import Arr, describe, is_f64_array, is_int_array, is_real_scalar
-from typed_dezero.config import no_grad
+from typed_dezero.config import flags_var
 from typed_dezero.core.variable import Parameter, Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, GraphError, ShapeError, WeightsFileError
+from typed_dezero.functions._util import as_f64
 
 __all__ = [
     "SGD",
@@ -129,29 +130,21 @@ class _Configurable:
         return f"{type(self).__name__}({', '.join(f'{n}={self.__dict__[n]!r}' for n in names)})"
 
 
-def _own_gradients(where: str, params: list[Parameter], others: Iterable[Parameter] = ()) -> None:
-    """Give every gradient in `params` its own writable buffer, so that in-place changes to one
+def _own_gradients(params: list[Parameter], others: Iterable[Parameter] = (), *, every: bool = False) -> None:
+    """Give the gradients in `params` their own writable buffers, so that in-place changes to one
     gradient touch no other parameter's gradient or data.
 
     A gradient array is replaced by a copy (``param.grad = Variable(copy)``) when it is read-only
     (a broadcast view), does not own its memory (a view), or is the very array of another gradient
-    (``y = a + b`` gives a and b one gradient object) or of a parameter's data.
+    (``y = a + b`` gives a and b one gradient object) or of a parameter's data; with `every`, always.
     """
-    for p in params:  # every check before any change: a failure leaves every gradient as it was
-        grad = p.grad
-        if grad is not None and grad.shape != p.shape:
-            msg = (
-                f"{where}: a parameter's data and gradient differ in shape (data changed after backward?); "
-                f"got data.shape={p.shape}, grad.shape={grad.shape}"
-            )
-            raise ShapeError(msg)
     taken = {id(p.data) for p in itertools.chain(params, others)}
     for p in params:
         grad = p.grad
         if grad is None:
             continue
         array = grad.data
-        if id(array) in taken or not array.flags.writeable or not array.flags.owndata:
+        if every or id(array) in taken or not array.flags.writeable or not array.flags.owndata:
             array = array.copy()
             p.grad = Variable(array)
         taken.add(id(array))
@@ -229,30 +222,55 @@ class Optimizer(_Configurable, ABC):
     def update(self) -> None:
         """Update every parameter of the target that has a gradient; parameters without one are skipped.
 
-        Runs under ``no_grad``: first every gradient gets its own writable buffer (see below), then
-        each hook ``f(params)``, then :meth:`update_one` on each parameter that still has a gradient
-        (a hook drops a parameter by setting its ``grad`` to None). A parameter listed twice by
-        ``params()`` is updated once. Gradient arrays that are read-only, views, or shared with another
-        parameter are replaced by copies first (``param.grad = Variable(copy)``), so hooks may change
-        gradients in place. Raises GraphError before :meth:`setup`.
+        Runs under ``no_grad``: each hook ``f(params)`` in turn, then :meth:`update_one` on each
+        parameter that still has a gradient (a hook drops a parameter by setting its ``grad`` to
+        None). A parameter listed twice by ``params()`` is updated once. When there are hooks, every
+        gradient is first replaced by a copy (``param.grad = Variable(copy)``), so that hooks may
+        change gradients in place without touching the arrays backward produced. Raises GraphError
+        before :meth:`setup`, ShapeError when a parameter's shape changed since its state was made.
 
-        Shapes are checked before anything changes; when a check or a hook raises, no parameter,
-        no optimizer state and no step count has changed (gradients that hooks before the failing
-        one changed in place stay changed).
+        All or nothing: when anything raises (a check, a hook, an interrupt, a MemoryError), every
+        parameter, gradient, state array and step count is as it was before the call. The built-in
+        optimizers and hooks replace arrays rather than changing them in place, which is what makes
+        this possible: an :meth:`update_one` of your own should do the same.
         """
         params = self._params("update")
         where = f"{type(self).__name__}.update"
-        with no_grad():
-            live = [p for p in params if p.grad is not None]
-            _own_gradients(where, live, params)
-            for p in live:
-                self._check_state_shape(where, p)
-            for hook in self._hooks:
-                hook(live)
-                live = [p for p in live if p.grad is not None]
+        live = [p for p in params if p.grad is not None]
+        for p in live:
+            self._check_state_shape(where, p)
+        # What a failed update puts back: references suffice, since nothing is changed in place.
+        grads = [(p, p.grad) for p in live]
+        data = [(p, p.data) for p in live]
+        fresh = [p for p in live if p not in self._state]
+        slots = [(s, dict(s)) for s in (self._state.get(p) for p in live) if s is not None]
+        counters = self._counters()
+        switches = flags_var.get()
+        # Not the no_grad() context manager: its exit would run after the update, outside the rollback.
+        token = flags_var.set(switches._replace(enable_backprop=False))
+        try:
+            if self._hooks:
+                _own_gradients(live, params, every=True)
+                for hook in self._hooks:
+                    hook(live)
+                    live = [p for p in live if p.grad is not None]
             self._begin_update()  # after the checks and hooks, so a failed update() does not count
             for p in live:
                 self.update_one(p)
+            flags_var.reset(token)
+        except BaseException:
+            flags_var.set(switches)
+            self._restore_counters(counters)
+            for p in fresh:
+                self._state.pop(p, None)
+            for arrays, kept in slots:
+                arrays.clear()
+                arrays.update(kept)
+            for p, array in data:
+                p.data = array
+            for p, grad in grads:
+                p.grad = grad
+            raise
 
     @abstractmethod
     def update_one(self, param: Parameter) -> None:
@@ -275,22 +293,7 @@ class Optimizer(_Configurable, ABC):
         if grad is None:
             msg = f"{type(self).__name__}.update_one: the parameter has no gradient; call backward() first"
             raise DezeroValueError(msg)
-        if grad.shape != param.shape:
-            msg = (
-                f"{type(self).__name__}.update_one: data and gradient differ in shape; "
-                f"got data.shape={param.shape}, grad.shape={grad.shape}"
-            )
-            raise ShapeError(msg)
         return grad.data
-
-    @staticmethod
-    def _data(param: Parameter) -> Arr:
-        """``param.data``, made writable first if it is a read-only array (updates are in place)."""
-        data = param.data
-        if not data.flags.writeable:
-            data = data.copy()
-            param.data = data
-        return data
 
     def _slots(self, param: Parameter) -> dict[str, Arr]:
         """The state arrays of `param` (zeros at first), one per name of ``_slot_names``."""
@@ -498,9 +501,7 @@ class SGD(Optimizer):
     @override
     @typechecked
     def update_one(self, param: Parameter) -> None:
-        grad = self._grad(param)
-        data = self._data(param)
-        data -= self.lr * grad
+        param.data = as_f64(param.data - self.lr * self._grad(param))
 
 
 @final
@@ -526,11 +527,10 @@ class MomentumSGD(Optimizer):
     @typechecked
     def update_one(self, param: Parameter) -> None:
         grad = self._grad(param)
-        data = self._data(param)
-        v = self._slots(param)["v"]
-        v *= self.momentum
-        v -= self.lr * grad
-        data += v
+        slots = self._slots(param)
+        v = as_f64(slots["v"] * self.momentum - self.lr * grad)
+        slots["v"] = v
+        param.data = as_f64(param.data + v)
 
 
 @final
@@ -556,10 +556,10 @@ class AdaGrad(Optimizer):
     @typechecked
     def update_one(self, param: Parameter) -> None:
         grad = self._grad(param)
-        data = self._data(param)
-        h = self._slots(param)["h"]
-        h += grad * grad
-        data -= self.lr * grad / (np.sqrt(h) + self.eps)
+        slots = self._slots(param)
+        h = as_f64(slots["h"] + grad * grad)
+        slots["h"] = h
+        param.data = as_f64(param.data - self.lr * grad / (np.sqrt(h) + self.eps))
 
 
 @final
@@ -591,16 +591,12 @@ class AdaDelta(Optimizer):
     @typechecked
     def update_one(self, param: Parameter) -> None:
         grad = self._grad(param)
-        data = self._data(param)
         slots = self._slots(param)
-        msg, msdx = slots["msg"], slots["msdx"]
         rho, eps = self.rho, self.eps
-        msg *= rho
-        msg += (1.0 - rho) * grad * grad
-        dx = np.sqrt((msdx + eps) / (msg + eps)) * grad
-        msdx *= rho
-        msdx += (1.0 - rho) * dx * dx
-        data -= dx
+        msg = as_f64(slots["msg"] * rho + (1.0 - rho) * grad * grad)
+        dx = np.sqrt((slots["msdx"] + eps) / (msg + eps)) * grad
+        slots["msg"], slots["msdx"] = msg, as_f64(slots["msdx"] * rho + (1.0 - rho) * dx * dx)
+        param.data = as_f64(param.data - dx)
 
 
 @final
@@ -684,12 +680,11 @@ class Adam(Optimizer):
     @typechecked
     def update_one(self, param: Parameter) -> None:
         grad = self._grad(param)
-        data = self._data(param)
         slots = self._slots(param)
-        m, v = slots["m"], slots["v"]
-        m += (1.0 - self.beta1) * (grad - m)
-        v += (1.0 - self.beta2) * (grad * grad - v)
-        data -= self.lr * m / (np.sqrt(v) + self.eps)
+        m = as_f64(slots["m"] + (1.0 - self.beta1) * (grad - slots["m"]))
+        v = as_f64(slots["v"] + (1.0 - self.beta2) * (grad * grad - slots["v"]))
+        slots["m"], slots["v"] = m, v
+        param.data = as_f64(param.data - self.lr * m / (np.sqrt(v) + self.eps))
 
 
 @final
@@ -722,7 +717,7 @@ class WeightDecay(_Configurable):
 
     @typechecked
     def __call__(self, params: list[Parameter]) -> None:
-        _own_gradients("WeightDecay", params)
+        _own_gradients(params)
         for p in params:
             grad = p.grad
             if grad is not None:
@@ -768,7 +763,7 @@ class ClipGrad(_Configurable):
 
     @typechecked
     def __call__(self, params: list[Parameter]) -> None:
-        _own_gradients("ClipGrad", params)
+        _own_gradients(params)
         grads = [g.data for g in (p.grad for p in params) if g is not None]
         total = math.hypot(*(_l2_norm(g) for g in grads))
         if not math.isfinite(total):

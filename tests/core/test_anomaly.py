@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import typed_dezero
 import typed_dezero.functions as F
 from typed_dezero import Variable
 from typed_dezero.config import detect_anomaly, flags
@@ -85,3 +87,17 @@ def test_functions_record_their_creation_site_only_in_anomaly_mode() -> None:
     assert y.creator is not None
     assert y.creator.created_at is not None
     assert "test_anomaly.py" in y.creator.created_at
+
+
+def test_a_script_in_a_sibling_folder_named_like_the_package_is_user_code(tmp_path: Path) -> None:
+    # typed_dezero_scripts/ sits beside typed_dezero/ and its path starts with the package's path:
+    # only a comparison of path components tells them apart.
+    package = Path(typed_dezero.__file__).resolve().parent
+    script = package.parent / f"{package.name}_scripts" / "train.py"
+    source = "import numpy as np\nimport typed_dezero.functions as F\nF.log(np.array([-1.0]))\n"
+    code = compile(source, str(script), "exec")
+    with detect_anomaly(), pytest.raises(AnomalyError) as info:
+        exec(code, {})
+    message = str(info.value)
+    assert f"called at {script}:3" in message
+    assert "unknown place" not in message

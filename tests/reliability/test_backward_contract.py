@@ -193,15 +193,17 @@ class Failing(UnaryFunction):
         raise RuntimeError(msg)
 
 
-def test_a_backward_that_fails_midway_restores_the_flags_and_keeps_what_was_done() -> None:
+def test_a_backward_that_fails_midway_restores_the_flags_and_every_gradient() -> None:
     x = scalar(1.0)
+    x.grad = Variable(np.array(5.0))  # a gradient from an earlier pass, which must survive
     y = x * 3.0 + Failing()(x)  # both branches at generation 0: x * 3.0 (added first) runs first
     with pytest.raises(RuntimeError, match="this backward fails"):
         y.backward()
     assert flags().enable_backprop is True
     assert flags().detect_anomaly is False
-    # Not atomic: gradients accumulated before the failure stay (documented); clear them to retry.
-    assert grad(x) == 3.0
+    # Atomic: the 3 that x * 3.0 added before the failure was taken back, the seed too.
+    assert grad(x) == 5.0
+    assert y.grad is None
     assert F.exp(x).creator is not None  # recording works again
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["check_accumulation", "check_backward", "check_forward", "creation_site"]
 
-_PACKAGE = str(Path(__file__).resolve().parents[1])
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def creation_site() -> str:
@@ -35,7 +35,8 @@ def creation_site() -> str:
 
 def _is_library_frame(filename: str) -> bool:
     # beartype's wrappers have pseudo file names such as "<@beartype(typed_dezero...) at 0x...>".
-    return filename.startswith("<@beartype(") or str(Path(filename).resolve()).startswith(_PACKAGE)
+    # Path components, not a string prefix: a sibling folder typed_dezero_scripts/ is user code.
+    return filename.startswith("<@beartype(") or Path(filename).resolve().is_relative_to(_PACKAGE)
 
 
 def _all_finite(arrays: list[Arr]) -> bool:

@@ -16,6 +16,7 @@ with the runtime type checker when the class is created.
 
 from __future__ import annotations
 
+import copy
 import weakref
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, overload
@@ -24,7 +25,16 @@ import numpy as np
 from typing_extensions import TypeVar, override
 
 from typed_dezero._checking import check_method
-from typed_dezero._typing import FLOAT64, Arr, Shape, describe, is_f64_array, is_real_scalar, is_tuple
+from typed_dezero._typing import (
+    FLOAT64,
+    Arr,
+    Shape,
+    describe,
+    f64_hint,
+    is_f64_array,
+    is_real_scalar,
+    is_tuple,
+)
 from typed_dezero.config import flags_var
 from typed_dezero.core.anomaly import check_forward, creation_site
 from typed_dezero.errors import DezeroTypeError, GraphError
@@ -53,7 +63,10 @@ class Function(ABC, Generic[In, Out]):
     After a call with backprop enabled, ``inputs`` holds the input Variables, ``outputs`` weak
     references to the outputs and ``generation`` the graph depth used to order backward. A
     Function instance is one node of one graph: calling it a second time while recording raises
-    :class:`~typed_dezero.errors.GraphError` (the lowercase helpers create a fresh instance per call).
+    :class:`~typed_dezero.errors.GraphError` before its ``forward`` runs (the lowercase helpers
+    create a fresh instance per call). Under ``no_grad`` an instance may be called again, from any
+    thread: a call that finds it recorded, or in use by another call, runs ``forward`` on a shallow
+    copy, so what ``forward`` stores on ``self`` for the first graph's backward is never overwritten.
     """
 
     inputs: tuple[Variable, ...] = ()
@@ -97,56 +110,84 @@ class Function(ABC, Generic[In, Out]):
     def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:  # noqa: PLR0912 - hot path, inlined
         # The hot path of the library (one call per operation): no needless work here.
         xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
-        ys: Any = self.forward(*[x.data for x in xs])
         switches = flags_var.get()
-        if not is_tuple(ys):
-            # One output, usually a float64 ndarray (checked inline here, the rest in the helper).
-            if type(ys) is np.ndarray and ys.dtype is FLOAT64:
-                y = Variable(ys)
-            elif type(ys) is np.float64:  # what NumPy returns from operations on 0-d arrays
-                y = Variable(np.asarray(ys))
-            else:
-                y = _output_variable(self, ys)
-            if switches.detect_anomaly:
-                self._watch(xs, (y,))
-            if switches.enable_backprop:
-                if self.outputs:
-                    raise _reused(self)
-                if len(xs) == 1:
-                    generation = xs[0].generation
-                elif len(xs) == 2:
-                    g0, g1 = xs[0].generation, xs[1].generation
-                    generation = g0 if g0 > g1 else g1
+        record = switches.enable_backprop
+        # An instance is claimed by one call at a time (dict.setdefault is atomic), and for good by
+        # the call that records it as a node: so a second call, refused or allowed, in this thread
+        # or another, never overwrites what forward saved on self for the first graph's backward.
+        # A recording call that cannot claim it is refused before its forward runs; a call under
+        # no_grad runs on a private copy instead.
+        state = vars(self)
+        if state.setdefault(_CLAIM, xs) is xs:
+            node = self
+        elif record:
+            raise _reused(self)
+        else:
+            node = _private_copy(self)
+        kept = False
+        try:
+            ys: Any = node.forward(*[x.data for x in xs])
+            if not is_tuple(ys):
+                # One output, usually a float64 ndarray (checked inline here, the rest in the helper).
+                if type(ys) is np.ndarray and ys.dtype is FLOAT64:
+                    y = Variable(ys)
+                elif type(ys) is np.float64:  # what NumPy returns from operations on 0-d arrays
+                    y = Variable(np.asarray(ys))
                 else:
-                    generation = max([x.generation for x in xs], default=0)
-                self.generation = generation
-                self.inputs = xs
-                y.creator = self
-                y.generation = generation + 1
-                self.outputs = (weakref.ref(y),)
-            return y
+                    y = _output_variable(self, ys)
+                if switches.detect_anomaly:
+                    node._watch(xs, (y,))
+                if record:
+                    if len(xs) == 1:
+                        generation = xs[0].generation
+                    elif len(xs) == 2:
+                        g0, g1 = xs[0].generation, xs[1].generation
+                        generation = g0 if g0 > g1 else g1
+                    else:
+                        generation = max([x.generation for x in xs], default=0)
+                    y.creator = self
+                    y.generation = generation + 1
+                    self.generation = generation
+                    self.inputs = xs
+                    self.outputs = (weakref.ref(y),)
+                    kept = True
+                return y
+            outputs = self._outputs(node, xs, ys, record=record, anomaly=switches.detect_anomaly)
+            kept = record
+            return outputs[0] if len(outputs) == 1 else outputs
+        finally:
+            if node is self and not kept:
+                del state[_CLAIM]
+
+    def _outputs(
+        self,
+        node: Function[Any, Any],
+        xs: tuple[Variable, ...],
+        ys: tuple[object, ...],
+        *,
+        record: bool,
+        anomaly: bool,
+    ) -> tuple[Variable, ...]:
+        """The Variables of a forward that returned a tuple (several outputs), recorded as outputs
+        of this node when `record`."""
         outputs = tuple([_output_variable(self, y) for y in ys])
-        if switches.detect_anomaly:
-            self._watch(xs, outputs)
-        if switches.enable_backprop:
-            self._record(xs)
+        if anomaly:
+            node._watch(xs, outputs)
+        if record:
+            generation = max([x.generation for x in xs], default=0)
             for y in outputs:
                 y.creator = self
-                y.generation = self.generation + 1
+                y.generation = generation + 1
+            self.generation = generation
+            self.inputs = xs
             self.outputs = tuple([weakref.ref(y) for y in outputs])
             # backward feeds zeros for an output that got no gradient, even once it is dropped
             self.output_shapes = tuple([y.shape for y in outputs])
-        return outputs[0] if len(outputs) == 1 else outputs
+        return outputs
 
     def _watch(self, xs: tuple[Variable, ...], outputs: tuple[Variable, ...]) -> None:
         self.created_at = creation_site()
         check_forward(self, [x.data for x in xs], [y.data for y in outputs])
-
-    def _record(self, xs: tuple[Variable, ...]) -> None:
-        if self.outputs:
-            raise _reused(self)
-        self.generation = (xs[0].generation if len(xs) == 1 else max([x.generation for x in xs])) if xs else 0
-        self.inputs = xs
 
     def forward(self, *xs: Any, **kwargs: Any) -> Any:
         """Compute the outputs from the input arrays (float64 arrays in, float64 array(s) out)."""
@@ -175,12 +216,30 @@ SKIPPED_GRAD: Final[Arr] = np.empty(0)
 SKIPPED_GRAD.flags.writeable = False
 
 
-def _reused(fn: object) -> GraphError:
-    msg = (
-        f"{type(fn).__name__} instance was already called while recording a graph; a Function "
-        "instance is one node of the graph, so create a new one per call"
-    )
+_CLAIM: Final = "_claimed_by"
+"""The key, in a Function instance's ``__dict__``, of the inputs of the call that holds it."""
+
+
+def _reused(fn: Function[Any, Any]) -> GraphError:
+    if fn.outputs:
+        msg = (
+            f"{type(fn).__name__} instance was already called while recording a graph; a Function "
+            "instance is one node of the graph, so create a new one per call"
+        )
+    else:
+        msg = (
+            f"{type(fn).__name__} instance is being called by another call (another thread, or its own "
+            "forward) and cannot also record a graph; create a new instance per call"
+        )
     return GraphError(msg)
+
+
+def _private_copy(fn: Function[Any, Any]) -> Function[Any, Any]:
+    # For a call under no_grad of an instance held by another call: whatever its forward stores on
+    # the copy stays there. A shallow copy: forward must assign its attributes, not mutate them.
+    node = copy.copy(fn)
+    vars(node).pop(_CLAIM, None)
+    return node
 
 
 def _no_backward_data(fn: object) -> NotImplementedError:
@@ -203,8 +262,9 @@ def _operand_to_variable(fn: object, inputs: tuple[object, ...], x: object) -> V
         f"{type(fn).__name__}: input {_position(inputs, x)} must be a Variable, a float64 ndarray or a "
         f"Python int/float, got {describe(x)}"
     )
+    hint = f64_hint(x)
     if isinstance(x, np.ndarray):
-        msg += "; convert it with x.astype(np.float64)"
+        msg += f"; {hint}"
     raise DezeroTypeError(msg)
 
 

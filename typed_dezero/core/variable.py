@@ -99,8 +99,12 @@ class Variable:
 
     @data.setter
     def data(self, value: Arr) -> None:
+        """Replace the array; a gradient of another shape than the new array's is cleared."""
         if not is_f64_array(value):
             raise _data_error(f"{type(self).__name__}.data", value)
+        grad = self._grad
+        if grad is not None and grad._data.shape != value.shape:
+            self._grad = None  # a gradient of the old shape means nothing for the new data
         self._data = value
 
     @property
@@ -169,11 +173,16 @@ class Variable:
         """
         _check_flag("retain_grad", retain_grad)
         _check_flag("create_graph", create_graph)
-        if self._grad is None:
-            self._grad = Variable(np.ones_like(self._data))
         creator = self.creator
         if creator is None:
+            if self._grad is None:
+                self._grad = Variable(np.ones_like(self._data))
             return
+        # Every gradient this pass writes is journaled first (the Variable, then its gradient before
+        # the pass), so that any exception, KeyboardInterrupt and MemoryError included, puts them all
+        # back: a failed backward changes no gradient and can simply be retried.
+        journal: list[tuple[Variable, Variable | None]] = [(self, self._grad)]
+        remember = journal.append
         # Entries are (-generation, insertion order, function): deepest first, ties stable.
         tie = 0
         heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, 0, creator)]
@@ -185,6 +194,8 @@ class Variable:
         # Functions that a differentiable backward calls do not run their own forward checks.
         token = flags_var.set(switches._replace(enable_backprop=create_graph, detect_anomaly=False))
         try:
+            if self._grad is None:
+                self._grad = Variable(np.ones_like(self._data))
             while heap:
                 f = pop(heap)[2]
                 if not create_graph and f.has_backward_data:
@@ -194,6 +205,7 @@ class Variable:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
                         old = x._grad
+                        remember((x, old))
                         if old is None:
                             x._grad = Variable(ga)
                         else:
@@ -214,6 +226,7 @@ class Variable:
                         if not x.requires_grad:
                             continue
                         old = x._grad
+                        remember((x, old))
                         if old is None:
                             x._grad = gx
                         else:
@@ -230,7 +243,13 @@ class Variable:
                     for ref in f.outputs:
                         y = ref()
                         if y is not None:
+                            remember((y, y._grad))
                             y._grad = None
+        except BaseException:
+            # Latest first, so each Variable ends with the gradient it had before the pass.
+            for v, g in reversed(journal):
+                v._grad = g
+            raise
         finally:
             flags_var.reset(token)
 

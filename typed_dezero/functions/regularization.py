@@ -81,8 +81,13 @@ def dropout(
     if not flags().train:
         return x
     gen = _default_rng if rng is None else rng
-    keep = np.asarray(gen.random(x.shape)) >= dropout_ratio
-    return Dropout(as_f64(keep / (1.0 - dropout_ratio)))(x)
+    state = gen.bit_generator.state
+    try:
+        keep = np.asarray(gen.random(x.shape)) >= dropout_ratio
+        return Dropout(as_f64(keep / (1.0 - dropout_ratio)))(x)
+    except BaseException:
+        gen.bit_generator.state = state  # a failed call draws no mask
+        raise
 
 
 def _check_running(name: str, stat: object, channels: int) -> None:
@@ -103,6 +108,8 @@ class BatchNorm(TernaryFunction):
 
     stats: tuple[Arr, Arr]
     """(mean, inv_std) as used by forward, shaped to broadcast against x; constants for backward."""
+    running_update: tuple[Arr, Arr] | None = None
+    """In training: the new running (mean, var), applied by :meth:`commit` once the call succeeded."""
 
     def __init__(self, mean: Arr, var: Arr, momentum: float, eps: float, train: bool) -> None:
         self.running_mean = mean
@@ -124,14 +131,24 @@ class BatchNorm(TernaryFunction):
             var = as_f64(np.mean(xc * xc, axis=axes, keepdims=True))
             m = x.size // x.shape[1]
             keep, new = self.momentum, 1.0 - self.momentum
-            self.running_mean[...] = keep * self.running_mean + new * mu.reshape(-1)
-            self.running_var[...] = keep * self.running_var + new * (m / (m - 1)) * var.reshape(-1)
+            self.running_update = (
+                keep * self.running_mean + new * mu.reshape(-1),
+                keep * self.running_var + new * (m / (m - 1)) * var.reshape(-1),
+            )
         else:
             # Copies: the running arrays may be updated by a training call before this backward runs.
             mu, var = self.running_mean.reshape(shape).copy(), self.running_var.reshape(shape)
         self.stats = (mu, as_f64(1.0 / np.sqrt(var + self.eps)))
         x_hat = (x - mu) * self.stats[1]
         return gamma.reshape(shape) * x_hat + beta.reshape(shape)
+
+    def commit(self) -> None:
+        """Store the new running statistics in place; called after the call succeeded, so that a
+        failed call (an anomaly, an interrupt) leaves them as they were."""
+        update = self.running_update
+        if update is not None:
+            # Last, after everything that can fail; both arrays are written by plain assignments.
+            self.running_mean[...], self.running_var[...] = update
 
     @override
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable, Variable]:
@@ -260,7 +277,10 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
     elif np.any(var < 0.0):
         msg = f"batch_norm: the running variance must be >= 0 in test mode, got var={var}"
         raise DezeroValueError(msg)
-    return BatchNorm(mean, var, momentum, eps, train)(x, gamma, beta)
+    normalize = BatchNorm(mean, var, momentum, eps, train)
+    y = normalize(x, gamma, beta)
+    normalize.commit()
+    return y
 
 
 def _check_ids(x: object) -> None:

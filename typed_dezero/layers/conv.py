@@ -102,9 +102,8 @@ class _Convolution(Layer[[Variable | Arr], Variable]):
         x = to_variable(where, x, "x")
         if self.is_initialized("W"):
             return self._apply(x)
-        with self._first_call(self._rng):
-            self._init_W(_channels(where, x))
-            return self._apply(x)
+        self._init_W(_channels(where, x))  # undone if the call fails (see Layer.__call__)
+        return self._apply(x)
 
 
 @final

@@ -3,10 +3,12 @@ order, holds non-trainable state (running statistics), and saves and loads weigh
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeGuard
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeAlias, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -105,6 +107,7 @@ class Layer(Generic[P, R]):
         if isinstance(value, Parameter | Layer):
             if name not in names:
                 names.append(name)
+            _changed()
         elif name in self._lazy_templates():
             msg = (
                 f"{type(self).__name__}.{name} is a parameter: assign a Parameter, got {describe(value)} "
@@ -113,6 +116,7 @@ class Layer(Generic[P, R]):
             raise DezeroTypeError(msg)
         elif name in names:
             names.remove(name)
+            _changed()
         object.__setattr__(self, name, value)
 
     if (
@@ -133,7 +137,70 @@ class Layer(Generic[P, R]):
     # -- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.forward(*args, **kwargs)
+        """Call :meth:`forward`. A call that fails (any exception, KeyboardInterrupt included)
+        leaves the layer and its sub-layers as they were: the lazy parameters and state it created
+        are removed, the generators they were drawn from rewound, and state arrays (running
+        statistics) restored; the outermost layer call guards the whole tree."""
+        if _guarded.get():
+            return self.forward(*args, **kwargs)  # inside an outer layer call, which guards us
+        plan = self._call_plan()
+        if plan is None:
+            return self.forward(*args, **kwargs)
+        pending, generators, stateful = plan
+        # No context managers here: their exits run code after the forward, where an interrupt
+        # would escape the rollback below.
+        rng_states = [g.bit_generator.state for g in generators]
+        states = [(layer, dict(layer._state_arrays())) for layer in stateful]
+        copies = [[a.copy() for a in kept.values()] for _, kept in states]
+        token = _guarded.set(True)
+        try:
+            result = self.forward(*args, **kwargs)
+            _guarded.reset(token)
+        except BaseException:
+            _guarded.set(False)
+            for layer, names in pending:
+                for name in names:
+                    layer.__dict__.pop(name, None)
+                    layer._state_arrays().pop(name, None)
+            for (layer, kept), saved in zip(states, copies, strict=True):
+                arrays = layer._state_arrays()
+                arrays.clear()
+                arrays.update(kept)
+                for array, copy in zip(kept.values(), saved, strict=True):
+                    array[...] = copy
+            for g, state in zip(generators, rng_states, strict=True):
+                g.bit_generator.state = state
+            _changed()
+            raise
+        return result
+
+    def _call_plan(self) -> _CallPlan | None:
+        """What a call must be able to undo: the lazy parameters and states not created yet (and
+        the generators of their layers), and the layers holding state arrays; None when nothing.
+        Cached until a layer anywhere changes its parameters, sub-layers or state."""
+        cached = _plans.get(self)
+        if cached is not None and cached[0] == _structure[0]:
+            return cached[1]
+        version = _structure[0]
+        pending: list[tuple[Layer[Any, Any], list[str]]] = []
+        generators: dict[int, np.random.Generator] = {}
+        stateful: list[Layer[Any, Any]] = []
+        for _, layer in self._named_layers():
+            names = [
+                n
+                for n in (*layer._lazy_templates(), *layer._lazy_state_templates())
+                if not layer.is_initialized(n)
+            ]
+            if names:
+                pending.append((layer, names))
+                for value in layer.__dict__.values():
+                    if isinstance(value, np.random.Generator):
+                        generators[id(value)] = value
+            if layer._state_arrays():
+                stateful.append(layer)
+        plan = (pending, tuple(generators.values()), stateful) if pending or stateful else None
+        _plans[self] = (version, plan)
+        return plan
 
     def forward(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Compute the layer's output; subclasses define it."""
@@ -149,6 +216,7 @@ class Layer(Generic[P, R]):
         self._lazy_templates()[name] = template
         if name not in names:
             names.append(name)
+        _changed()
 
     def set_lazy_parameter(self, name: str, data: Arr) -> Parameter:
         """Create the declared lazy parameter `name` from `data` (its shape must fit the template)."""
@@ -169,29 +237,12 @@ class Layer(Generic[P, R]):
         """Whether the (possibly lazy) parameter or state array `name` exists yet."""
         return name in self.__dict__ or name in self._state_arrays()
 
-    @contextlib.contextmanager
-    def _first_call(self, rng: np.random.Generator | None = None) -> Generator[None, None, None]:
-        """Around a call that creates lazy parameters and state: when it raises, those it created are
-        removed again and `rng` is rewound, so that a failed first call leaves the layer as it was."""
-        pending = [
-            n for n in (*self._lazy_templates(), *self._lazy_state_templates()) if not self.is_initialized(n)
-        ]
-        rng_state = None if rng is None else rng.bit_generator.state
-        try:
-            yield
-        except BaseException:
-            for name in pending:
-                self.__dict__.pop(name, None)
-                self._state_arrays().pop(name, None)
-            if rng is not None and rng_state is not None:
-                rng.bit_generator.state = rng_state
-            raise
-
     def declare_lazy_state(self, name: str, template: ShapeTemplate) -> None:
         """Reserve `name` for a state array created later (see :meth:`set_state`), so that loading
         weights into a layer that has not run yet creates it; None in `template` marks the dimensions
         not yet known."""
         self._lazy_state_templates()[name] = template
+        _changed()
 
     def set_state(self, name: str, value: Arr) -> None:
         """Store a non-trainable array, e.g. running statistics: saved with the weights, never
@@ -200,7 +251,10 @@ class Layer(Generic[P, R]):
         template = self._lazy_state_templates().get(name)
         if template is not None:
             _check_template(type(self).__name__, name, template, value.shape)
-        self._state_arrays()[name] = value
+        arrays = self._state_arrays()
+        if name not in arrays:
+            _changed()
+        arrays[name] = value
 
     def state(self, name: str) -> Arr:
         """The non-trainable array stored under `name` (see :meth:`set_state`)."""
@@ -334,19 +388,32 @@ class Layer(Generic[P, R]):
             if current is None:
                 _check_template(type(target.layer).__name__, target.name, target.template, array.shape)
             converted[key] = np.array(array, dtype=np.float64)  # a copy the model owns
-        for key, target in targets.items():
-            value = converted[key]
-            layer, name = target.layer, target.name
-            if target.is_state:
-                if target.current is None:
+        # Every check passed; now replace arrays (never write into them: a state array may be
+        # read-only), noting what each replaced, so that an interrupt puts everything back.
+        undo: list[Callable[[], object]] = []
+        try:
+            for key, target in targets.items():
+                value = converted[key]
+                layer, name = target.layer, target.name
+                if target.is_state:
+                    arrays = layer._state_arrays()
+                    old = arrays.get(name)
+                    undo.append(
+                        partial(arrays.pop, name) if old is None else partial(arrays.__setitem__, name, old)
+                    )
                     layer.set_state(name, value)
+                elif target.current is None:
+                    undo.append(partial(layer.__dict__.pop, name))
+                    layer.set_lazy_parameter(name, value)
                 else:
-                    target.current[...] = value
-            elif target.current is None:
-                layer.set_lazy_parameter(name, value)
-            else:
-                param: Parameter = layer.__dict__[name]
-                param.data = value
+                    param: Parameter = layer.__dict__[name]
+                    undo.append(partial(setattr, param, "data", param.data))
+                    param.data = value
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            _changed()
+            raise
 
     def _load_targets(self) -> dict[str, _Target]:
         # The keys of state_dict() (same order), plus the lazy parameters and states not created yet.
@@ -392,6 +459,27 @@ class Layer(Generic[P, R]):
         """Load a weights file written by :meth:`save_weights` (never executing code from it); on any
         mismatch the model is left untouched (see :meth:`load_state_dict`)."""
         self.load_state_dict(_io.load_npz(path))
+
+
+_CallPlan: TypeAlias = tuple[
+    list[tuple["Layer[Any, Any]", list[str]]], tuple[np.random.Generator, ...], list["Layer[Any, Any]"]
+]
+"""(layers with lazy names not created yet, their generators, layers holding state arrays)."""
+
+_guarded: Final[ContextVar[bool]] = ContextVar("typed_dezero.layer_call_guarded", default=False)
+"""True inside a layer call that guards the whole tree (see Layer.__call__)."""
+
+_structure: Final[list[int]] = [0]
+"""Bumped whenever any layer gains or loses a parameter, sub-layer or state array: cached call
+plans are then recomputed."""
+
+_plans: Final[weakref.WeakKeyDictionary[Layer[Any, Any], tuple[int, _CallPlan | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _changed() -> None:
+    _structure[0] += 1
 
 
 class _Target(NamedTuple):

@@ -80,6 +80,5 @@ class Linear(Layer[[Variable | Arr], Variable]):
         if x.shape[-1] == 0:
             msg = f"Linear: the input needs at least one feature (its last axis), got shape {x.shape}"
             raise ShapeError(msg)
-        with self._first_call(self._rng):
-            self._init_W(x.shape[-1])
-            return F.linear(x, self.W, self.b)
+        self._init_W(x.shape[-1])  # undone if the call fails (see Layer.__call__)
+        return F.linear(x, self.W, self.b)

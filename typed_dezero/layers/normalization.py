@@ -81,9 +81,8 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
             raise ShapeError(msg)
         if self.is_initialized("gamma"):
             return self._normalize(x)
-        with self._first_call():
-            self._init_params(x.shape[1])
-            return self._normalize(x)
+        self._init_params(x.shape[1])  # undone if the call fails (see Layer.__call__)
+        return self._normalize(x)
 
     def _normalize(self, x: Variable) -> Variable:
         return F.batch_norm(
