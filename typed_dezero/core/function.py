@@ -73,6 +73,8 @@ class Function(ABC, Generic[In, Out]):
     outputs: tuple[weakref.ref[Variable], ...] = ()
     generation: int = 0
     output_shapes: tuple[Shape, ...] = ()
+    _claimed_by: tuple[Variable, ...] | None = None
+    """The inputs of the call that holds this instance (see ``__call__``)."""
     created_at: str | None = None
     """Under ``detect_anomaly()``: the line of user code that called this Function."""
 
@@ -112,18 +114,20 @@ class Function(ABC, Generic[In, Out]):
         xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
         switches = flags_var.get()
         record = switches.enable_backprop
-        # An instance is claimed by one call at a time (dict.setdefault is atomic), and for good by
-        # the call that records it as a node: so a second call, refused or allowed, in this thread
-        # or another, never overwrites what forward saved on self for the first graph's backward.
-        # A recording call that cannot claim it is refused before its forward runs; a call under
-        # no_grad runs on a private copy instead.
-        state = vars(self)
-        if state.setdefault(_CLAIM, xs) is xs:
+        # An instance is claimed by one call at a time, and for good by the call that records it as
+        # a node: so a second call, refused or allowed, in this thread or another, never overwrites
+        # what forward saved on self for the first graph's backward. A recording call that cannot
+        # claim it is refused before its forward runs; a call under no_grad runs on a private copy.
+        # The test and the store below have no call between them: under the GIL, CPython switches
+        # threads (and runs signal handlers) only at calls and backward jumps, so no other call
+        # can claim the instance in between.
+        if self._claimed_by is None:
+            self._claimed_by = xs
             node = self
         elif record:
             raise _reused(self)
         else:
-            node = _private_copy(self)
+            node = self._private_copy()
         kept = False
         try:
             ys: Any = node.forward(*[x.data for x in xs])
@@ -157,7 +161,14 @@ class Function(ABC, Generic[In, Out]):
             return outputs[0] if len(outputs) == 1 else outputs
         finally:
             if node is self and not kept:
-                del state[_CLAIM]
+                self._claimed_by = None
+
+    def _private_copy(self) -> Function[Any, Any]:
+        # For a call under no_grad of an instance held by another call: whatever its forward stores
+        # on the copy stays there. A shallow copy: forward must assign its attributes, not mutate them.
+        node = copy.copy(self)
+        node._claimed_by = None
+        return node
 
     def _outputs(
         self,
@@ -216,10 +227,6 @@ SKIPPED_GRAD: Final[Arr] = np.empty(0)
 SKIPPED_GRAD.flags.writeable = False
 
 
-_CLAIM: Final = "_claimed_by"
-"""The key, in a Function instance's ``__dict__``, of the inputs of the call that holds it."""
-
-
 def _reused(fn: Function[Any, Any]) -> GraphError:
     if fn.outputs:
         msg = (
@@ -232,14 +239,6 @@ def _reused(fn: Function[Any, Any]) -> GraphError:
             "forward) and cannot also record a graph; create a new instance per call"
         )
     return GraphError(msg)
-
-
-def _private_copy(fn: Function[Any, Any]) -> Function[Any, Any]:
-    # For a call under no_grad of an instance held by another call: whatever its forward stores on
-    # the copy stays there. A shallow copy: forward must assign its attributes, not mutate them.
-    node = copy.copy(fn)
-    vars(node).pop(_CLAIM, None)
-    return node
 
 
 def _no_backward_data(fn: object) -> NotImplementedError:

@@ -178,11 +178,11 @@ class Variable:
             if self._grad is None:
                 self._grad = Variable(np.ones_like(self._data))
             return
-        # Every gradient this pass writes is journaled first (the Variable, then its gradient before
-        # the pass), so that any exception, KeyboardInterrupt and MemoryError included, puts them all
+        # Every Variable whose gradient this pass writes is journaled first, with its gradient before
+        # the pass, so that any exception, KeyboardInterrupt and MemoryError included, puts them all
         # back: a failed backward changes no gradient and can simply be retried.
-        journal: list[tuple[Variable, Variable | None]] = [(self, self._grad)]
-        remember = journal.append
+        journal: dict[Variable, Variable | None] = {self: self._grad}
+        remember = journal.setdefault  # the first entry of each Variable: its gradient before the pass
         # Entries are (-generation, insertion order, function): deepest first, ties stable.
         tie = 0
         heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, 0, creator)]
@@ -205,7 +205,7 @@ class Variable:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
                         old = x._grad
-                        remember((x, old))
+                        remember(x, old)
                         if old is None:
                             x._grad = Variable(ga)
                         else:
@@ -226,7 +226,7 @@ class Variable:
                         if not x.requires_grad:
                             continue
                         old = x._grad
-                        remember((x, old))
+                        remember(x, old)
                         if old is None:
                             x._grad = gx
                         else:
@@ -243,11 +243,10 @@ class Variable:
                     for ref in f.outputs:
                         y = ref()
                         if y is not None:
-                            remember((y, y._grad))
+                            remember(y, y._grad)
                             y._grad = None
         except BaseException:
-            # Latest first, so each Variable ends with the gradient it had before the pass.
-            for v, g in reversed(journal):
+            for v, g in journal.items():
                 v._grad = g
             raise
         finally:
