@@ -83,9 +83,29 @@ class FileState:
     path: Path
 
 
-def snapshot(obj: object) -> object:
-    """A comparable image of `obj` and of what it holds (deeply, by identity and by value)."""
-    return _snap(obj, {})
+@dataclass(frozen=True)
+class FunctionState:
+    """A Function instance to watch by its attributes, deeply (what ``forward`` stored on it for
+    ``backward``, its inputs, outputs and generation); elsewhere a Function is watched by identity."""
+
+    function: object
+
+
+def snapshot(obj: object, *, identities: bool = True) -> object:
+    """A comparable image of `obj` and of what it holds (deeply, by identity and by value).
+
+    With ``identities=False`` the image names objects by the order in which the walk first meets
+    them instead of by ``id()``: two objects built the same way (a fresh model and its replica, one
+    trained after a failed attempt and one never failed) then have equal images exactly when they
+    hold the same values with the same sharing between their parts."""
+    if identities:
+        return _snap(obj, {}, id)
+    order: dict[int, int] = {}
+
+    def ident(x: object) -> int:
+        return order.setdefault(id(x), len(order))
+
+    return _snap(obj, {}, ident)
 
 
 # Guards with Any parameters: isinstance on `object` would give pyright partially unknown types.
@@ -105,26 +125,28 @@ def _is_weak_dict(x: object) -> TypeIs[weakref.WeakKeyDictionary[Any, Any]]:
     return isinstance(x, weakref.WeakKeyDictionary)
 
 
-def _array_image(a: np.ndarray[Any, Any]) -> object:
-    return ("array", id(a), a.dtype.str, a.shape, a.tobytes(), bool(a.flags.writeable), type(a).__name__)
+def _array_image(a: np.ndarray[Any, Any], ident: Callable[[object], int] = id) -> object:
+    return ("array", ident(a), a.dtype.str, a.shape, a.tobytes(), bool(a.flags.writeable), type(a).__name__)
 
 
-def _snap(obj: object, seen: dict[int, int]) -> object:  # noqa: PLR0911 - one branch per kind
+def _snap(  # noqa: PLR0911 - one branch per kind
+    obj: object, seen: dict[int, int], ident: Callable[[object], int] = id
+) -> object:
     if obj is None or isinstance(obj, bool | int | float | complex | str | bytes):
         return ("value", type(obj).__name__, repr(obj))
-    key = id(obj)
+    key = ident(obj)
     if key in seen:
         return ("seen", seen[key])
     seen[key] = len(seen)
     if _is_array(obj):
-        return _array_image(obj)
+        return _array_image(obj, ident)
     if isinstance(obj, Variable):
         return (
             "variable",
             key,
-            _snap(obj.data, seen),
-            _snap(obj.grad, seen),
-            id(obj.creator),
+            _snap(obj.data, seen, ident),
+            _snap(obj.grad, seen, ident),
+            ident(obj.creator),
             obj.generation,
             obj.name,
         )
@@ -141,16 +163,24 @@ def _snap(obj: object, seen: dict[int, int]) -> object:  # noqa: PLR0911 - one b
             None if stat is None else stat.st_mtime_ns,
             sorted(os.listdir(path.parent)),
         )
+    if isinstance(obj, FunctionState):
+        state: dict[str, object] = vars(obj.function)
+        return ("function", type(obj.function).__name__, _snap(state, seen, ident))
     if _is_sequence(obj):
-        return (type(obj).__name__, key, tuple(_snap(item, seen) for item in obj))
+        return (type(obj).__name__, key, tuple(_snap(item, seen, ident) for item in obj))
     if _is_dict(obj):
-        return ("dict", key, tuple((repr(k), _snap(v, seen)) for k, v in obj.items()))
+        return ("dict", key, tuple((repr(k), _snap(v, seen, ident)) for k, v in obj.items()))
     if _is_weak_dict(obj):
-        return ("weakdict", key, tuple((id(k), _snap(v, seen)) for k, v in obj.items()))
+        return ("weakdict", key, tuple((ident(k), _snap(v, seen, ident)) for k, v in obj.items()))
     if type(obj).__module__.startswith("typed_dezero") and hasattr(obj, "__dict__"):
         # Layers, models, optimizers, hooks, datasets: every attribute, deeply.
         attributes: dict[str, object] = vars(obj)
-        return ("object", type(obj).__name__, key, tuple((k, _snap(v, seen)) for k, v in attributes.items()))
+        return (
+            "object",
+            type(obj).__name__,
+            key,
+            tuple((k, _snap(v, seen, ident)) for k, v in attributes.items()),
+        )
     return ("other", type(obj).__name__, key)  # generators, callables: by identity only
 
 

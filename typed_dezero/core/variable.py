@@ -192,8 +192,8 @@ class Variable:
         anomaly = switches.detect_anomaly
         # Inside backward, each step's gradients are checked as a whole (check_backward below), so the
         # Functions that a differentiable backward calls do not run their own forward checks.
-        token = flags_var.set(switches._replace(enable_backprop=create_graph, detect_anomaly=False))
         try:
+            token = flags_var.set(switches._replace(enable_backprop=create_graph, detect_anomaly=False))
             if self._grad is None:
                 self._grad = Variable(np.ones_like(self._data))
             while heap:
@@ -245,12 +245,12 @@ class Variable:
                         if y is not None:
                             remember(y, y._grad)
                             y._grad = None
+            flags_var.reset(token)  # last: an interrupt at any step before it undoes the whole pass
         except BaseException:
+            flags_var.set(switches)  # (not reset: the token may be used up, or never made)
             for v, g in journal.items():
                 v._grad = g
             raise
-        finally:
-            flags_var.reset(token)
 
     @staticmethod
     def _array_grads(f: Function[Any, Any]) -> list[tuple[Variable, Arr]]:  # noqa: PLR0912 - hot path, inlined
