@@ -27,7 +27,7 @@ Index: TypeAlias = BasicIndex | tuple[BasicIndex, ...]
 FLOAT64: Final = np.dtype(np.float64)
 
 
-_PLAIN_ARRAYS: Final = (np.ndarray, np.memmap)
+PLAIN_ARRAYS: Final = (np.ndarray, np.memmap)
 """The array classes whose values mean what a plain ndarray's mean. Other ndarray subclasses are
 refused: np.matrix changes the meaning of ``*``, a masked array's mask would be silently lost."""
 
@@ -39,14 +39,14 @@ def is_f64_array(x: object) -> TypeIs[Arr]:
     dtype: object = getattr(x, "dtype", None)
     if dtype is FLOAT64 and type(x) is np.ndarray:
         return True  # the common case, first: this guard runs on every Function call
-    return dtype == FLOAT64 and type(x) in _PLAIN_ARRAYS and isinstance(x, np.ndarray)
+    return dtype == FLOAT64 and type(x) in PLAIN_ARRAYS and isinstance(x, np.ndarray)
 
 
 def is_int_array(x: object) -> TypeIs[IntArr]:
     """True when `x` is a plain NumPy ndarray (or memmap) of any integer dtype (signed or unsigned,
     not bool)."""
     kind: object = getattr(getattr(x, "dtype", None), "kind", None)
-    return kind in ("i", "u") and type(x) in _PLAIN_ARRAYS and isinstance(x, np.ndarray)
+    return kind in ("i", "u") and type(x) in PLAIN_ARRAYS and isinstance(x, np.ndarray)
 
 
 # The guards below are TypeGuards, not TypeIs: they re-check at run time what the static types
@@ -100,7 +100,7 @@ def f64_hint(x: object) -> str:
             "or take np.ma.getdata(x) if the mask does not matter"
         )
     kind = type(x)
-    if isinstance(x, np.ndarray) and kind not in _PLAIN_ARRAYS:
+    if isinstance(x, np.ndarray) and kind not in PLAIN_ARRAYS:
         return f"ndarray subclasses ({kind.__name__}) are not supported: convert it with np.asarray(x)"
     if isinstance(x, np.ndarray):
         return "convert it with x.astype(np.float64)"

@@ -395,3 +395,52 @@ def test_binary_cross_entropy_rejects_values_outside_0_1() -> None:
         binary_cross_entropy(np.array([0.5, 1.5, -0.1, 0.2]), t)
     with pytest.raises(DezeroValueError, match=r"got \[nan\]$"):
         binary_cross_entropy(np.array([0.5, np.nan, 0.0, 1.0]), t)
+
+
+def test_losses_are_finite_when_only_the_plain_sum_of_terms_overflows() -> None:
+    # Every term is finite and so is their mean over the batch; their plain sum is not.
+    x = Variable(np.array([[1.5e308], [1.7e308], [-1.6e308]]))
+    y = sigmoid_cross_entropy(x, np.array([0, 0, 1]))  # each row costs |logit|
+    np.testing.assert_allclose(y.data, 1.5e308 / 3 + 1.7e308 / 3 + 1.6e308 / 3, rtol=1e-15)
+    y.backward()
+    np.testing.assert_allclose(_g(x), np.array([[1.0], [1.0], [-1.0]]) / 3, rtol=1e-15)
+
+    d = np.array([[1.2e154], [1.3e154]])
+    mse = mean_squared_error(d, np.zeros((2, 1)))
+    np.testing.assert_allclose(mse.data, (1.2e154**2 / 2) + (1.3e154**2 / 2), rtol=1e-15)
+
+    scores = np.array([[0.0, -9e307], [0.0, -8e307], [0.0, -7e307]])
+    ce = softmax_cross_entropy(scores, np.array([1, 1, 1]))
+    np.testing.assert_allclose(ce.data, 9e307 / 3 + 8e307 / 3 + 7e307 / 3, rtol=1e-15)
+
+
+def test_normal_range_losses_are_the_plain_sum_divided_by_n() -> None:
+    x = np.array([[0.3], [-1.2], [2.5]])
+    terms = np.maximum(x, 0.0) - x * 1.0 + np.log1p(np.exp(-np.abs(x)))
+    assert sigmoid_cross_entropy(x, np.ones((3, 1), dtype=np.int64)).data == np.sum(terms) / 3
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_labels_changed_after_forward_do_not_change_the_gradient(create_graph: bool) -> None:
+    scores = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]])
+    t = np.array([0, 2])
+    reference = Variable(scores.copy())
+    softmax_cross_entropy(reference, t.copy()).backward()
+    x = Variable(scores.copy())
+    y = softmax_cross_entropy(x, t)
+    t[...] = [1, 1]
+    y.backward(create_graph=create_graph)
+    np.testing.assert_array_equal(_g(x), _g(reference))
+
+    for loss, values in (
+        (sigmoid_cross_entropy, np.array([[0.5], [-2.0]])),
+        (binary_cross_entropy, np.array([[0.3], [0.8]])),
+    ):
+        for target in (np.array([1, 0]), np.array([1.0, 0.0])):
+            reference = Variable(values.copy())
+            loss(reference, target.copy()).backward()
+            x = Variable(values.copy())
+            y = loss(x, target)
+            target[...] = 1 - target
+            y.backward(create_graph=create_graph)
+            np.testing.assert_array_equal(_g(x), _g(reference))

@@ -423,3 +423,14 @@ def test_clip_with_infinite_bounds_and_equal_bounds() -> None:
 def test_clip_rejects_bad_bounds(lo: float, hi: float) -> None:
     with pytest.raises(DezeroValueError, match=r"clip: x_min must be <= x_max \(and not NaN\); got x_min="):
         clip(np.ones(2), lo, hi)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_embed_id_ids_changed_after_forward_do_not_change_the_gradient(create_graph: bool) -> None:
+    W = Variable(np.arange(6.0).reshape(3, 2))
+    ids = np.array([2, 0, 2])
+    y = embed_id(ids, W)
+    ids[...] = [1, 1, 1]  # the caller reuses its id buffer
+    (y * np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])).sum().backward(create_graph=create_graph)
+    assert W.grad is not None
+    np.testing.assert_array_equal(W.grad.data, [[3.0, 4.0], [0.0, 0.0], [6.0, 8.0]])

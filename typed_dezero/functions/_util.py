@@ -17,6 +17,20 @@ def as_f64(a: npt.ArrayLike) -> Arr:
     return np.asarray(a, dtype=np.float64)
 
 
+def mean_of_terms(terms: Arr, n: int) -> Arr:
+    """``sum(terms) / n``, finite whenever the terms and that mean are within float64's range.
+
+    The plain sum comes first (the result in the normal range, unchanged); only when it overflows
+    while every term is finite are the terms divided by `n` before they are summed (that sum still
+    overflows, as it should, when the mean itself is beyond float64's range).
+    """
+    with np.errstate(over="ignore"):
+        total = as_f64(np.sum(terms)) / n
+    if not np.isfinite(total) and np.isfinite(terms).all():
+        total = as_f64(np.sum(terms / n))
+    return total
+
+
 def normalize_axis(where: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     """`axis` (int, tuple of ints, negative allowed, or None for all) as sorted non-negative ints."""
     if axis is None:

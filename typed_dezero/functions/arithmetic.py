@@ -381,9 +381,43 @@ class LogWherePositive(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
-        (x,) = self.inputs
-        positive = x.data > 0
-        return gy * (positive / np.where(positive, x.data, 1.0))
+        # 1/x as a function of x (not a constant made from x.data), so that pow's gradients can be
+        # differentiated again: a constant here made the third derivative of x0 ** x1 wrong.
+        return gy * ReciprocalWherePositive()(self.inputs[0])
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        return gy * _reciprocal_where_positive(self.inputs[0].data)
+
+
+def _reciprocal_where_positive(x: Arr) -> Arr:
+    positive = x > 0
+    return positive / np.where(positive, x, 1.0)
+
+
+@final
+class ReciprocalWherePositive(UnaryFunction):
+    """``1 / x`` where ``x > 0``, 0 elsewhere: the derivative of :class:`LogWherePositive`. Its own
+    derivative is ``-y**2`` for its output y, everywhere (0 where ``x <= 0``), so it can be
+    differentiated any number of times."""
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        return _reciprocal_where_positive(x)
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        y = self._output()
+        return gy * -(y * y)
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        y = self._output().data
+        return gy * -(y * y)
+
+    def _output(self) -> Variable:
+        y = self.outputs[0]()
+        return y if y is not None else ReciprocalWherePositive()(self.inputs[0])  # released: recompute
 
 
 def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, shadowing the builtin on purpose

@@ -2,9 +2,11 @@
 and the accuracy metric.
 
 Every loss averages over the batch: it sums over all elements and divides by N, the length of the
-first axis (as DeZero does), and returns a 0-d Variable. The cross entropies are fused Functions
-computed from log-sum-exp / softplus forms, so they stay finite for scores of any finite magnitude;
-their backwards are built from differentiable functions, so they can be differentiated twice.
+first axis (as DeZero does), and returns a 0-d Variable, finite whenever every element's term and
+that mean are (a sum that would overflow is taken over the terms divided by N). The cross entropies
+are fused Functions computed from log-sum-exp / softplus forms, so they stay finite for scores of
+any finite magnitude; their backwards are built from differentiable functions, so they can be
+differentiated twice.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, describe, is_f64_array, is_
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._util import as_f64, check_operand, sum_to_array
+from typed_dezero.functions._util import as_f64, check_operand, mean_of_terms, sum_to_array
 from typed_dezero.functions.activation import sigmoid, softmax
 from typed_dezero.functions.shape import sum_to
 
@@ -129,7 +131,7 @@ class MeanSquaredError(BinaryFunction):
             raise ShapeError(msg)
         n = _batch_size("mean_squared_error", "x0 - x1", shape)
         diff = x0 - x1
-        return as_f64(np.sum(diff * diff)) / n
+        return mean_of_terms(diff * diff, n)
 
     @override
     def backward(self, gy: Variable, /) -> tuple[Variable, Variable]:
@@ -183,7 +185,7 @@ class SoftmaxCrossEntropy(UnaryFunction):
         self._e = np.exp(shifted)
         self._s = as_f64(self._e.sum(axis=1, keepdims=True))
         log_p = as_f64(shifted[np.arange(len(x)), self.labels]) - np.log(self._s[:, 0])
-        return -as_f64(log_p.sum()) / len(x)
+        return -mean_of_terms(log_p, len(x))
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
@@ -245,7 +247,7 @@ class SigmoidCrossEntropy(UnaryFunction):
     @override
     def forward(self, x: Arr, /) -> Arr:
         losses = np.maximum(x, 0.0) - self.t * x + np.log1p(np.exp(-np.abs(x)))
-        return as_f64(np.sum(losses)) / len(x)
+        return mean_of_terms(losses, len(x))
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
@@ -296,7 +298,7 @@ class BinaryCrossEntropy(UnaryFunction):
     def forward(self, x: Arr, /) -> Arr:
         p = np.clip(x, _LOW, _HIGH)
         losses = self.t * np.log(p) + (1.0 - self.t) * np.log(1.0 - p)
-        return -as_f64(np.sum(losses)) / len(x)
+        return -mean_of_terms(losses, len(x))
 
     @override
     def backward(self, gy: Variable, /) -> Variable:

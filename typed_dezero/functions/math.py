@@ -3,6 +3,7 @@ differentiable functions, so every one of them can be differentiated any number 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import final
 
 import numpy as np
@@ -16,10 +17,11 @@ from typed_dezero.functions._util import check_operand
 __all__ = ["abs", "cos", "exp", "log", "sin", "sqrt", "square", "tanh"]
 
 
-def _output(fn: UnaryFunction) -> Variable:
-    """The output of a unary Function, recomputed if the caller has already dropped it."""
+def _output(fn: UnaryFunction, recompute: Callable[[Variable], Variable]) -> Variable:
+    """The output of a unary Function or, if the caller has already dropped it, the same value as a
+    new graph node (a constant would make the gradient wrong when it is differentiated again)."""
     y = fn.outputs[0]()
-    return y if y is not None else Variable(np.asarray(fn.forward(fn.inputs[0].data)))
+    return y if y is not None else recompute(fn.inputs[0])
 
 
 @final
@@ -53,11 +55,11 @@ class Exp(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
-        return gy * _output(self)
+        return gy * _output(self, exp)
 
     @override
     def backward_data(self, gy: Arr, /) -> Arr:
-        return gy * _output(self).data
+        return gy * _output(self, exp).data
 
 
 def exp(x: Variable | Arr) -> Variable:
@@ -144,12 +146,12 @@ class Tanh(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
-        y = _output(self)
+        y = _output(self, tanh)
         return gy * (1.0 - y * y)
 
     @override
     def backward_data(self, gy: Arr, /) -> Arr:
-        y = _output(self).data
+        y = _output(self, tanh).data
         return gy * (1.0 - y * y)
 
 
@@ -168,11 +170,11 @@ class Sqrt(UnaryFunction):
 
     @override
     def backward(self, gy: Variable, /) -> Variable:
-        return gy / (2.0 * _output(self))
+        return gy / (2.0 * _output(self, sqrt))
 
     @override
     def backward_data(self, gy: Arr, /) -> Arr:
-        return gy / (2.0 * _output(self).data)
+        return gy / (2.0 * _output(self, sqrt).data)
 
 
 def sqrt(x: Variable | Arr) -> Variable:

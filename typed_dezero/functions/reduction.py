@@ -61,9 +61,41 @@ def sum(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variabl
     return Sum(normalize_axis("sum", axis, x.ndim), keepdims)(x)
 
 
+@final
+class Mean(UnaryFunction):
+    """``sum(x, axes) * (1 / count)``, fused for one reason: the mean of finite values is finite
+    while their sum may overflow; where it does, the values are scaled before they are summed."""
+
+    def __init__(self, axes: tuple[int, ...], keepdims: bool, count: int) -> None:
+        self.axes = axes
+        self.keepdims = keepdims
+        self.scale = 1.0 / count
+
+    @override
+    def forward(self, x: Arr, /) -> Arr:
+        with np.errstate(over="ignore"):
+            y = as_f64(np.sum(x, axis=self.axes, keepdims=self.keepdims)) * self.scale
+        finite = np.isfinite(y)
+        if not finite.all():  # rare: an overflowing sum, or values that are not finite themselves
+            scaled = as_f64(np.sum(x * self.scale, axis=self.axes, keepdims=self.keepdims))
+            y = np.where(finite, y, scaled)
+        return y
+
+    @override
+    def backward(self, gy: Variable, /) -> Variable:
+        return _expand_back(gy, self.inputs[0].shape, self.axes) * self.scale
+
+    @override
+    def backward_data(self, gy: Arr, /) -> Arr:
+        gx = _expand_back_data(gy, self.inputs[0].shape, self.axes)
+        gx *= self.scale
+        return gx
+
+
 @typechecked
 def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:
-    """Mean of `x` over `axis` (as :func:`sum`). Raises ShapeError for an empty reduction.
+    """Mean of `x` over `axis` (as :func:`sum`), finite whenever the values are (a sum that would
+    overflow is taken over the scaled values). Raises ShapeError for an empty reduction.
 
     Examples:
         >>> import numpy as np
@@ -84,7 +116,7 @@ def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variab
     if count == 0:
         msg = f"mean: the reduction over axis {axis!r} of shape {x.shape} is empty"
         raise ShapeError(msg)
-    return Sum(axes, keepdims)(x) * (1.0 / count)
+    return Mean(axes, keepdims, count)(x)
 
 
 average = mean

@@ -9,7 +9,17 @@ import numpy as np
 from typing_extensions import TypeIs, override
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import Arr, Index, Shape, describe, is_int, is_list, is_tuple
+from typed_dezero._typing import (
+    PLAIN_ARRAYS,
+    Arr,
+    BasicIndex,
+    Index,
+    Shape,
+    describe,
+    is_int,
+    is_list,
+    is_tuple,
+)
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroIndexError, DezeroTypeError, DezeroValueError, ShapeError
@@ -123,7 +133,8 @@ def _is_index_part(part: object) -> bool:
         return all(is_int(i) for i in part)
     kind: object = getattr(getattr(part, "dtype", None), "kind", None)
     if kind is not None:
-        return kind in ("i", "u", "b") and isinstance(part, np.ndarray)
+        # A plain array only: numpy would index with a masked array's data, ignoring its mask.
+        return kind in ("i", "u", "b") and type(part) in PLAIN_ARRAYS
     return is_int(part) or part is None or part is Ellipsis or isinstance(part, slice)
 
 
@@ -149,7 +160,14 @@ def _check_slice(part: object) -> None:
 
 
 def _check_index(index: Index) -> Index:
+    """`index` after checking its parts, with private copies of its index arrays and lists.
+
+    The copies are what forward and backward read: a caller that changes its index array in place
+    after the forward (reusing a buffer) cannot change the gradient. Only the integer/bool arrays
+    and lists of the index are copied, never float64 data; ints and slices are immutable.
+    """
     # Checked by hand rather than by the runtime checker, for a message that names the bad part.
+    mutable = False
     for part in _index_parts(index):
         if not _is_index_part(part):
             msg = (
@@ -158,7 +176,18 @@ def _check_index(index: Index) -> Index:
             )
             raise DezeroTypeError(msg)
         _check_slice(part)
-    return index
+        mutable = mutable or isinstance(part, np.ndarray | list)
+    if not mutable:
+        return index  # the common case (ints, slices): nothing to copy
+    if isinstance(index, tuple):  # a plain tuple: subclasses were refused above
+        return tuple(_own_part(part) for part in index)
+    return _own_part(index)
+
+
+def _own_part(part: BasicIndex) -> BasicIndex:
+    if isinstance(part, np.ndarray):
+        return part.copy()
+    return list(part) if isinstance(part, list) else part
 
 
 @final
