@@ -3,13 +3,16 @@ damaged or foreign files into WeightsFileError."""
 
 from __future__ import annotations
 
+import _thread
 import errno
 import inspect
 import io
 import os
 import pathlib
 import pickle
+import secrets
 import stat
+import time
 import zipfile
 from typing import Any
 
@@ -20,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from typed_dezero import DezeroError, DezeroTypeError, DezeroValueError
-from typed_dezero._io import WeightsFileError, load_npz, save_npz
+from typed_dezero._io import ArraySpec, WeightsFileError, load_npz, save_npz
 
 EXECUTED: list[str] = []
 
@@ -266,7 +269,7 @@ def test_member_that_is_not_an_array_is_a_weights_file_error(tmp_path: pathlib.P
     path = tmp_path / "fake.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("W.npy", b"not an array at all")
-    _expect_weights_error(path, "ValueError")
+    _expect_weights_error(path, r"member 'W.npy' is not a .npy array \(it starts with b'not an a'\)")
 
 
 def test_duplicate_members_are_a_weights_file_error(tmp_path: pathlib.Path) -> None:
@@ -346,3 +349,363 @@ def test_hand_written_checks_work_without_the_runtime_checker(tmp_path: pathlib.
     with pytest.raises(DezeroValueError, match="save_npz: keys must be non-empty str, got int"):
         raw(tmp_path / "w.npz", {1: np.ones(1)})
     assert os.listdir(tmp_path) == []
+
+
+# -- saving over existing files, through links, under long names -------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o604, 0o755], ids=oct)
+def test_saving_over_a_file_keeps_its_permissions(tmp_path: pathlib.Path, mode: int) -> None:
+    path = tmp_path / "w.npz"
+    save_npz(path, {"a": np.ones(1)})
+    path.chmod(mode)
+    save_npz(path, {"a": np.zeros(2)})
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert_same(load_npz(path), {"a": np.zeros(2)})
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+@pytest.mark.parametrize("relative", [True, False], ids=["relative", "absolute"])
+def test_saving_through_a_symlink_replaces_the_file_it_names_and_keeps_the_link(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, relative: bool
+) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "store" / "real.npz"
+    save_npz(target, {"a": np.ones(1)})
+    target.chmod(0o600)
+    inode = os.stat(target).st_ino
+    link = tmp_path / "links" / "w.npz"
+    link.symlink_to(os.path.join("..", "store", "real.npz") if relative else target)
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        renames.append((src, dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    save_npz(link, {"a": np.zeros(3)})
+    monkeypatch.undo()
+    [(src, dst)] = renames  # the temporary file, in the target's folder, renamed over the target
+    assert os.path.samefile(os.path.dirname(src), tmp_path / "store")
+    assert os.path.samefile(dst, target)
+    assert link.is_symlink()
+    assert os.readlink(link) == (os.path.join("..", "store", "real.npz") if relative else str(target))
+    assert_same(load_npz(target), {"a": np.zeros(3)})
+    assert os.stat(target).st_ino != inode  # a new file renamed over the old one: atomic
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path / "store")) == ["real.npz"]  # the temporary file was here
+    assert sorted(os.listdir(tmp_path / "links")) == ["w.npz"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+def test_saving_through_a_chain_of_links_and_a_dangling_link(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.symlink("second", "first")
+    os.symlink("final.npz", "second")
+    save_npz("first", {"a": np.ones(2)})  # "final.npz" does not exist yet: created, as open() would
+    assert os.path.islink("first")
+    assert os.path.islink("second")
+    assert sorted(os.listdir(tmp_path)) == ["final.npz", "first", "second"]
+    assert_same(load_npz("final.npz"), {"a": np.ones(2)})
+    assert_same(load_npz("first"), {"a": np.ones(2)})
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+def test_a_symlink_loop_is_an_oserror_and_writes_nothing(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as info:
+        save_npz(tmp_path / "a", {"a": np.ones(1)})
+    assert info.value.errno == errno.ELOOP
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as expected:  # as open() says
+        open(tmp_path / "a", "wb")  # noqa: SIM115 - it fails
+    assert expected.value.errno == errno.ELOOP
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+    assert (tmp_path / "a").is_symlink()
+
+
+def _name_max(folder: pathlib.Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+@pytest.mark.parametrize(
+    "char", ["w", "\u00e9", "\u20ac", "\U0001f600"], ids=["ascii", "2-byte", "3-byte", "4-byte"]
+)
+def test_a_long_but_valid_file_name_works(tmp_path: pathlib.Path, char: str) -> None:
+    limit = _name_max(tmp_path)
+    name = char * ((limit - 4) // len(char.encode())) + ".npz"  # as long as the file system allows
+    assert limit - len(char.encode()) < len(name.encode()) <= limit
+    path = tmp_path / name
+    save_npz(path, {"a": np.ones(2)})
+    save_npz(path, {"a": np.zeros(2)})  # over an existing file too
+    assert os.listdir(tmp_path) == [name]
+    assert_same(load_npz(path), {"a": np.zeros(2)})
+
+
+def test_a_name_too_long_for_the_file_system_is_an_oserror_before_writing(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[object] = []
+    real = np.lib.format.write_array
+
+    def write_array(*args: Any, **kwargs: Any) -> None:
+        written.append(args)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_array)
+    with pytest.raises(OSError, match="File name too long") as info:
+        save_npz(tmp_path / ("x" * (_name_max(tmp_path) + 1)), {"a": np.ones(1)})
+    assert info.value.errno == errno.ENAMETOOLONG
+    assert written == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_name_limit_falls_back_to_255_bytes(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unknown(*args: object) -> int:
+        raise OSError(errno.EINVAL, "no such limit")
+
+    monkeypatch.setattr(os, "pathconf", unknown)
+    name = "y" * 251 + ".npz"
+    save_npz(tmp_path / name, {"a": np.ones(1)})
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_a_save_from_a_thread_and_one_without_threads_to_spare(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            save_npz(tmp_path / "t.npz", {"a": np.ones(3)})
+        except BaseException as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=save)
+    worker.start()
+    worker.join()
+    assert errors == []
+    assert_same(load_npz(tmp_path / "t.npz"), {"a": np.ones(3)})
+
+    def no_threads(*args: object) -> int:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(_thread, "start_new_thread", no_threads)
+    with pytest.raises(RuntimeError, match="can't start new thread"):  # the folder could not be synced ...
+        save_npz(tmp_path / "t.npz", {"a": np.zeros(3)})
+    monkeypatch.undo()  # ... but the file was written and renamed
+    assert_same(load_npz(tmp_path / "t.npz"), {"a": np.zeros(3)})
+    assert os.listdir(tmp_path) == ["t.npz"]
+
+
+def test_the_temporary_name_never_removes_a_file_it_did_not_create(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another file already has the temporary name: the save fails (as os.open with O_EXCL would)
+    # and that file stays.
+    def zeros(n: int) -> str:
+        return "0" * (2 * n)
+
+    monkeypatch.setattr(secrets, "token_hex", zeros)
+    squatter = tmp_path / f".w.npz.{'0' * 16}.tmp"
+    squatter.write_bytes(b"someone else's")
+    with pytest.raises(FileExistsError):
+        save_npz(tmp_path / "w.npz", {"a": np.ones(1)})
+    assert squatter.read_bytes() == b"someone else's"
+    assert os.listdir(tmp_path) == [squatter.name]
+
+
+@pytest.mark.parametrize("helper", ["still running", "done"])
+def test_an_interrupt_while_the_folder_is_synced_waits_for_the_helper_to_close_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, helper: str
+) -> None:
+    # The interrupt lands after the rename, while the helper thread syncs the folder: it reaches
+    # the caller once the helper has closed the folder's descriptor; the new file is complete.
+    real_start, real_fsync = _thread.start_new_thread, os.fsync
+    synced: list[int] = []
+
+    def slow_fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            time.sleep(0.05)
+            synced.append(fd)
+        real_fsync(fd)
+
+    helpers_done: list[list[bool]] = []
+
+    def start_then_interrupt(function: Any, args: tuple[Any, ...]) -> int:
+        real_start(function, args)
+        helpers_done.append(args[1])  # the list the helper appends to once it closed the folder
+        if helper == "done":
+            while not args[1]:
+                time.sleep(0.001)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    monkeypatch.setattr(_thread, "start_new_thread", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        save_npz(tmp_path / "w.npz", {"a": np.ones(2)})
+    assert len(synced) == 1
+    assert helpers_done == [[True]]  # the helper had closed the folder when the interrupt reached us
+    monkeypatch.undo()
+    assert_same(load_npz(tmp_path / "w.npz"), {"a": np.ones(2)})
+    assert os.listdir(tmp_path) == ["w.npz"]
+
+
+# -- headers, sizes and what is expected ------------------------------------------------------------
+
+
+def _member(text: str, data: bytes = b"", version: bytes = b"\x01\x00") -> bytes:
+    """A .npy member whose header is `text` exactly (padded as numpy pads it)."""
+    padded = text + " " * (-(10 + len(text) + 1) % 64) + "\n"
+    return b"\x93NUMPY" + version + len(padded).to_bytes(2, "little") + padded.encode("latin1") + data
+
+
+def _header(shape: str, descr: str = "'<f8'", fortran: str = "False") -> str:
+    return f"{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': {shape}, }}"
+
+
+BAD_MEMBERS: dict[str, tuple[bytes, str]] = {
+    "version 4.0": (_member(_header("(1,)"), bytes(8), b"\x04\x00"), r"has .npy format version 4.0"),
+    "header cut short": (_member(_header("(1,)"))[:40], r"ends inside its .npy header"),
+    "not a literal": (_member("{'descr': <f8}"), r"a .npy header that is not a Python literal"),
+    "deeply nested": (_member("(" * 300 + ")" * 300), r"not a Python literal"),
+    # ast.literal_eval would fail with MemoryError on this one (its parser's stack):
+    "operator chain": (_member("~" * 9000 + "1"), r"not a Python literal as numpy writes them"),
+    "a list": (_member("[1, 2]"), r"a .npy header that is not numpy's"),
+    "other keys": (_member("{'descr': '<f8', 'shape': ()}"), r"not numpy's \(descr, fortran_order, shape\)"),
+    "negative size": (_member(_header("(-1,)")), r"not a Python literal as numpy writes them"),
+    "bool size": (_member(_header("(True,)"), bytes(8)), r"declares the invalid shape \(True,\)"),
+    "shape not a tuple": (_member(_header("[2]"), bytes(16)), r"declares the invalid shape \[2\]"),
+    "fortran_order 0": (_member(_header("(1,)", fortran="0"), bytes(8)), r"invalid fortran_order 0"),
+    "unknown dtype": (_member(_header("(1,)", descr="'<q9'"), bytes(8)), r"declares the invalid dtype '<q9'"),
+    "sub-array dtype": (_member(_header("(1,)", descr="('<f8', (2,))"), bytes(16)), r"sub-array dtype"),
+    "65 dimensions": (_member(_header(repr((1,) * 65)), bytes(8)), r"too large for any array"),
+    "empty but giant": (
+        _member(_header(repr((2**62, 0, 2**62)))),
+        r"shape \(4611686018427387904, 0, .*too large",
+    ),
+    "data cut short": (
+        _member(_header("(2,)"), bytes(12)),
+        r"declares 144 bytes \(shape \(2,\), dtype float64\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("label", list(BAD_MEMBERS))
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_bad_npy_header_is_a_weights_file_error(tmp_path: pathlib.Path, label: str, compress: bool) -> None:
+    content, match = BAD_MEMBERS[label]
+    path = tmp_path / "bad.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
+        archive.writestr("W.npy", content)
+    _expect_weights_error(path, match)
+
+
+def test_headers_of_every_npy_version_and_fortran_order_load(tmp_path: pathlib.Path) -> None:
+    W = np.arange(6.0).reshape(2, 3)
+    path = tmp_path / "w.npz"
+    for version in [(1, 0), (2, 0), (3, 0)]:
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, np.asfortranarray(W), version=version)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("W.npy", buffer.getvalue())
+        loaded = load_npz(path)["W"]
+        assert np.array_equal(loaded, W)
+        assert loaded.flags.f_contiguous
+
+
+def test_encrypted_members_are_refused(tmp_path: pathlib.Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("W.npy", _npy_bytes(np.ones(2)))
+    data = bytearray(buffer.getvalue())
+    data[data.index(b"PK\x01\x02") + 8] |= 0x1  # the directory's "encrypted" flag
+    path = tmp_path / "secret.npz"
+    path.write_bytes(bytes(data))
+    _expect_weights_error(path, r"member 'W.npy' is encrypted; weights files never are")
+
+
+def test_members_compressed_otherwise_than_deflate_are_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "bz.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("W.npy", _npy_bytes(np.ones(2)))
+    _expect_weights_error(
+        path, r"member 'W.npy' uses compression method 12; weights files are stored or deflated"
+    )
+
+
+def test_array_specs_are_checked() -> None:
+    with pytest.raises(
+        DezeroTypeError, match=r"ArraySpec: shape must be a tuple of ints and None, got \[2\]"
+    ):
+        ArraySpec([2])  # type: ignore[arg-type]
+    with pytest.raises(DezeroTypeError, match=r"shape must be a tuple of ints and None, got \(True,\)"):
+        ArraySpec((True,))
+    with pytest.raises(
+        DezeroValueError, match=r"ArraySpec: shape must not have negative sizes, got \(2, -1\)"
+    ):
+        ArraySpec((2, -1))
+    for kinds in ["", "fO", "x"]:
+        with pytest.raises(
+            DezeroValueError, match=r"ArraySpec: kinds must be a non-empty str of the letters 'biufc'"
+        ):
+            ArraySpec((), kinds=kinds)
+    with pytest.raises(DezeroTypeError, match=r"ArraySpec: required must be a bool, got int"):
+        ArraySpec((), required=1)  # type: ignore[arg-type]
+    assert ArraySpec((None, 3)) == ArraySpec((None, 3), "f", True)
+
+
+def test_expected_must_map_names_to_array_specs(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "w.npz"
+    save_npz(path, {"a": np.ones(1)})
+    raw = inspect.unwrap(load_npz)
+    with pytest.raises(
+        DezeroTypeError, match=r"load_npz: expected must be a mapping of str to ArraySpec, got list"
+    ):
+        raw(path, expected=[("a", ArraySpec((1,)))])
+    with pytest.raises(
+        DezeroTypeError, match=r"my_load: expected must map str to ArraySpec, got str \('a'\) -> tuple"
+    ):
+        raw(path, expected={"a": (1,)}, where="my_load")
+    assert list(load_npz(path, expected={"a": ArraySpec((1,))})) == ["a"]
+
+
+def test_the_folder_sync_helper_closes_what_it_opens(tmp_path: pathlib.Path) -> None:
+    # It runs in a raw helper thread, which coverage does not follow: called directly here.
+    from typed_dezero._io import _fsync_folder  # pyright: ignore[reportPrivateUsage]  # white-box
+
+    for folder in [str(tmp_path), str(tmp_path / "absent")]:
+        done: list[bool] = []
+        finished = _thread.allocate_lock()
+        finished.acquire()
+        before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+        _fsync_folder(folder, done, finished)
+        assert done == [True]
+        assert not finished.locked()
+        assert (len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0) == before
+
+
+def test_the_sink_drops_what_abandoned_zipfile_objects_write(tmp_path: pathlib.Path) -> None:
+    from typed_dezero._io import _Sink  # pyright: ignore[reportPrivateUsage]  # white-box: detached only by failures
+
+    buffer = io.BytesIO()
+    sink = _Sink(buffer)
+    assert sink.write(b"abc") == 3
+    sink.flush()
+    assert (sink.tell(), sink.seek(1)) == (3, 1)
+    sink.close()  # detaches: what comes after is dropped
+    assert (sink.write(b"xyz"), sink.tell(), sink.seek(0)) == (3, 0, 0)
+    sink.flush()
+    assert buffer.getvalue() == b"abc"

@@ -746,6 +746,14 @@ def test_load_reports_the_file(tmp_path: pathlib.Path) -> None:
         opt.load(tmp_path / "absent.npz")
     with pytest.raises(GraphError, match=r"MomentumSGD\.load: no target"):
         MomentumSGD().load(path)
+    # Every array fits on its own, but a parameter has only one of its two moments.
+    save_npz(path, {"t": np.array(1), "m/0": np.zeros(2)})
+    adam = Adam().setup(Model(p))
+    with pytest.raises(
+        WeightsFileError, match=r"Adam.load: '.*momentum.npz' does not fit: .*missing keys \['v/0'\]"
+    ):
+        adam.load(path)
+    assert adam.state_dict() == {"t": np.array(0)}
 
 
 def test_save_writes_an_npz_of_the_state_dict(tmp_path: pathlib.Path) -> None:

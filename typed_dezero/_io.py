@@ -1,46 +1,147 @@
-"""Weights files: .npz archives written atomically and read without ever unpickling.
+"""Weights files: .npz archives written atomically, read without ever unpickling, within bounds.
 
-``save_npz`` writes to a temporary file in the target's folder, flushes and fsyncs it, then renames it
-over the target with ``os.replace``: a crash, a failing write or a full disk leaves either the old file
-or the new one, never half a file. ``load_npz`` reads every array eagerly with ``allow_pickle=False``
-(loading never runs code) and reports a truncated, corrupt or foreign file as :class:`WeightsFileError`.
+``save_npz`` writes to a temporary file in the folder of the file it replaces (the file a symbolic
+link names, as ``open(path, "w")`` would write it), flushes and fsyncs it, gives it the replaced
+file's permissions, renames it over that file with ``os.replace`` and syncs the folder. A crash, a
+failing write, a full disk or a Ctrl-C at any moment leaves the old file byte for byte (or the
+complete new one, once renamed), no temporary file and no open file descriptor.
+
+``load_npz`` reads every array eagerly with pickle refused (loading never runs code) and reports a
+truncated, corrupt or foreign file as :class:`WeightsFileError`. Given the arrays it expects (names,
+shapes with None for the dimensions a lazy layer takes from the file, dtype kinds), it refuses a
+file that does not hold exactly those before reading any array's data, so a small file can never
+make it allocate or inflate more than the model needs.
 """
 
 from __future__ import annotations
 
+import _thread
+import ast
 import contextlib
+import errno
 import io
+import math
 import os
+import re
 import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO, Any, Final, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import describe
+from typed_dezero._typing import describe, is_int, too_large
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, WeightsFileError
 
-__all__ = ["WeightsFileError", "load_npz", "save_npz"]
+__all__ = ["ArraySpec", "WeightsFileError", "load_npz", "save_npz"]
 
 _SUFFIX: Final = ".npy"
+_MAGIC: Final = b"\x93NUMPY"
+_MAX_HEADER: Final = 10_000
+"""The longest .npy header read (numpy's own limit, ``max_header_size``); numpy writes about 128 bytes."""
+_MAX_DIMS: Final = 64
+"""NumPy's limit on the number of dimensions."""
+_MAX_RATIO: Final = 1032
+"""Deflate's largest inflation: a 258-byte match costs at least two bits (a length and a distance
+code), so one byte of stream gives at most 1032 bytes."""
+_CHUNK: Final = 1 << 20
+"""The most bytes read (and so inflated) out of a member at once."""
+_NAME_MAX: Final = 255
+"""The limit on a file name's length in bytes where the file system does not say."""
+_MAX_LINKS: Final = 40
+"""How many symbolic links are followed to the file a path names (Linux's limit)."""
+_HELPER_WAIT: Final = 1.0
+"""Seconds to wait, after a failed start of the folder-syncing thread, for one that may be running."""
+
+# Bounds on a whole archive of given arrays, for refusing a far larger file before reading it:
+# per member a local header (30 bytes), a directory entry (46) and a data descriptor (24), names,
+# extra fields and a comment (16-bit lengths); per archive the end records (22, zip64: 56 and 20)
+# and a comment. Deflate expands data by at most 13.5% plus 11 bytes (zlib's worst settings).
+_FIELD: Final = 0xFFFF
+_MEMBER_OVERHEAD: Final = 30 + 46 + 24 + 5 * _FIELD
+_ARCHIVE_OVERHEAD: Final = 22 + 56 + 20 + _FIELD
+
+_KINDS: Final = {
+    "b": ("a boolean", 1),
+    "i": ("an integer", 8),
+    "u": ("an unsigned integer", 8),
+    "f": ("a floating-point", 16),
+    "c": ("a complex", 32),
+}
+"""The dtype kinds an ArraySpec may accept: words for messages, the largest item size."""
 
 # What parsing a damaged or foreign archive (already in memory) can raise: zipfile's own errors,
-# NotImplementedError for unknown zip versions and compression methods, numpy's format errors
-# (ValueError, also for pickled object arrays), EOFError from short members, zlib.error from a
-# broken deflate stream, RuntimeError for members flagged as encrypted.
+# NotImplementedError for unknown zip versions and compression methods, ValueError (also for bad
+# name encodings), EOFError from short members, zlib.error from a broken deflate stream,
+# OverflowError for 64-bit offsets beyond any seek. (Not RuntimeError, which zipfile raises for
+# encrypted members only: those are refused before, and any other RuntimeError is no file's fault.)
 _PARSE_ERRORS: Final = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     NotImplementedError,
-    RuntimeError,
     ValueError,
     EOFError,
     zlib.error,
+    OverflowError,
 )
+
+# A .npy header as numpy writes it, once its strings are taken out: brackets, digits, commas,
+# colons and True/False/None only. Anything else (operators above all) is refused before
+# ast.literal_eval, whose parser gives up with MemoryError or RecursionError on long operator
+# chains ("~~~...~1"), errors that must not be mistaken for the file's.
+_STRING: Final = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+_CONSTANT: Final = re.compile(r"\b(?:True|False|None)\b")
+_PLAIN: Final = re.compile(r"[\s\d(){}\[\],:]*")
+
+
+class _UnreadableError(Exception):
+    """A member or archive that is damaged or foreign (becomes a WeightsFileError)."""
+
+
+class _UnfitError(Exception):
+    """An array whose header does not fit what is expected (becomes a WeightsFileError)."""
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """What one array of a weights file must be, known before its data is read (see :func:`load_npz`).
+
+    Arguments:
+        shape: the array's shape; None marks a dimension taken from the file (a lazy parameter's),
+            which may be any size from 1 that a float64 array can have, as the layer's constructor
+            requires.
+        kinds: the dtype kinds accepted, as NumPy's ``dtype.kind`` letters: ``"f"`` floating (of
+            any width, the default), ``"iu"`` integers, ``"b"`` booleans, ``"c"`` complex.
+        required: whether a file without the array is refused.
+    """
+
+    shape: tuple[int | None, ...]
+    kinds: str = "f"
+    required: bool = True
+
+    def __post_init__(self) -> None:
+        shape: object = self.shape
+        if not (_is_tuple(shape) and all(d is None or is_int(d) for d in shape)):
+            msg = f"ArraySpec: shape must be a tuple of ints and None, got {shape!r}"
+            raise DezeroTypeError(msg)
+        if any(d is not None and d < 0 for d in self.shape):
+            msg = f"ArraySpec: shape must not have negative sizes, got {self.shape}"
+            raise DezeroValueError(msg)
+        kinds: object = self.kinds
+        if type(kinds) is not str or not kinds or any(k not in _KINDS for k in kinds):
+            msg = (
+                f"ArraySpec: kinds must be a non-empty str of the letters {''.join(_KINDS)!r}, got {kinds!r}"
+            )
+            raise DezeroValueError(msg)
+        required: object = self.required
+        if type(required) is not bool:
+            msg = f"ArraySpec: required must be a bool, got {describe(required)}"
+            raise DezeroTypeError(msg)
 
 
 def _fspath(where: str, path: str | os.PathLike[str]) -> str:
@@ -62,6 +163,17 @@ def _is_mapping(x: object) -> TypeGuard[Mapping[Any, Any]]:
     return isinstance(x, Mapping)
 
 
+def _is_tuple(x: object) -> TypeGuard[tuple[object, ...]]:
+    return isinstance(x, tuple)
+
+
+def _is_dict(x: object) -> TypeGuard[dict[object, object]]:
+    return isinstance(x, dict)
+
+
+# -- saving ---------------------------------------------------------------------------------------
+
+
 def _check_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
     if not _is_mapping(arrays):  # checked by hand too: a failure must leave no file behind
         msg = f"save_npz: arrays must be a mapping of str to numpy arrays, got {describe(arrays)}"
@@ -81,14 +193,159 @@ def _check_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
             raise DezeroTypeError(msg)
 
 
+class _Sink:
+    """The temporary file as zipfile sees it. After :meth:`detach` (a failed save) writes and seeks
+    are dropped: the zipfile objects a failure leaves behind finish themselves when they are
+    finalised, possibly after the file was closed, and must not write to it then."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file: IO[bytes] | None = file
+
+    def write(self, data: bytes, /) -> int:
+        return len(data) if self._file is None else self._file.write(data)
+
+    def tell(self) -> int:
+        return 0 if self._file is None else self._file.tell()
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return 0 if self._file is None else self._file.seek(offset, whence)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        self.detach()
+
+    def detach(self) -> None:
+        self._file = None
+
+
+class _Archive(zipfile.ZipFile):
+    """A ZipFile whose finalizer does nothing, and runs no Python code.
+
+    ZipFile.__del__ closes the archive: for one a failed save abandoned it would write the
+    directory, or raise "Can't close the ZIP file while there is an open writing handle" (after an
+    interrupt inside ``open()``) where nobody can catch it. And any finalizer written in Python,
+    even ``pass``, is a place where a Ctrl-C arriving just then is lost: CPython prints it as
+    "Exception ignored in ..." and carries on. ``object.__init__`` called with the object alone is
+    a no-op in C."""
+
+    __del__ = object.__init__
+
+
 def _write_archive(file: IO[bytes], arrays: Mapping[str, npt.NDArray[Any]], compress: bool) -> None:
     # One member "<key>.npy" per array, as np.savez writes them. np.savez itself is not used: its
-    # keyword arguments would collide with keys such as "file" or "allow_pickle".
-    compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    with zipfile.ZipFile(file, mode="w", compression=compression, allowZip64=True) as archive:
+    # keyword arguments would collide with keys such as "file" or "allow_pickle". No `with`
+    # blocks: on failure the archive is abandoned, never closed (ZipFile.__exit__ would replace an
+    # interrupt inside open() with a ValueError about the member being written).
+    sink = _Sink(file)
+    try:
+        compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        archive = _Archive(sink, mode="w", compression=compression, allowZip64=True)
         for key, value in arrays.items():
-            with archive.open(key + _SUFFIX, mode="w", force_zip64=True) as member:
-                np.lib.format.write_array(member, value, allow_pickle=False)
+            member = archive.open(key + _SUFFIX, mode="w", force_zip64=True)
+            np.lib.format.write_array(member, value, allow_pickle=False)
+            member.close()
+        archive.close()
+    except BaseException:
+        sink.detach()
+        raise
+
+
+def _link_target(name: str) -> str:
+    """The file ``open(name, "w")`` writes: `name` with the symbolic links it ends in followed."""
+    original = name
+    for _ in range(_MAX_LINKS):
+        try:
+            link = os.readlink(name)
+        except OSError:  # not a link, absent (a new file) or unreachable: creating the file will say
+            return name
+        name = os.path.join(os.path.dirname(name), link)
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), original)
+
+
+def _existing_mode(target: str) -> int | None:
+    """The permission bits of the file being replaced; None for a new file."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _name_max(folder: str) -> int:
+    try:
+        limit = os.pathconf(folder or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no limit known for that folder, or no pathconf
+        return _NAME_MAX
+    return limit if limit > 0 else _NAME_MAX
+
+
+def _temporary_name(folder: str, base: str) -> str:
+    """``.<base>.<random>.tmp``, `base` shortened by whole characters so that the name fits the
+    file system's limit on name length (in bytes: a character may take several)."""
+    suffix = f".{secrets.token_hex(8)}.tmp"
+    limit = _name_max(folder)
+    stem = base
+    while stem and len(os.fsencode(f".{stem}{suffix}")) > limit:
+        stem = stem[:-1]
+    return f".{stem}{suffix}"
+
+
+def _identity(result: os.stat_result) -> tuple[int, int]:
+    return result.st_dev, result.st_ino
+
+
+def _discard(file: IO[bytes] | None, temp: str, ident: tuple[int, int] | None) -> None:
+    """Close the temporary file and remove it, if the name still is that file: never the file a
+    rename put there, nor one of someone else's. (No identity is known only when an interrupt
+    dropped the new file object unseen; a file with the random name is then ours.)"""
+    if file is not None:
+        if ident is None and not file.closed:
+            with contextlib.suppress(OSError):
+                ident = _identity(os.fstat(file.fileno()))
+        with contextlib.suppress(OSError):
+            file.close()
+    with contextlib.suppress(OSError):
+        if ident is None or _identity(os.lstat(temp)) == ident:
+            os.unlink(temp)
+
+
+def _fsync_folder(folder: str, done: list[bool], finished: _thread.LockType) -> None:
+    try:
+        with contextlib.suppress(OSError):  # not possible everywhere (Windows cannot open a folder)
+            fd = os.open(folder or os.curdir, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    finally:
+        done.append(True)
+        finished.release()
+
+
+def _sync_folder(folder: str) -> None:
+    """Make the rename durable by syncing the folder, in a helper thread: Python runs signal handlers
+    in the main thread only, so no Ctrl-C can land between opening the folder and closing it (a bare
+    descriptor, unlike a file object, has no owner to close it when an interrupt drops it). A raw
+    thread (``_thread``): ``threading.Thread.start`` interrupted half-way keeps a never-started
+    Thread in ``threading.enumerate()`` for good."""
+    finished = _thread.allocate_lock()
+    finished.acquire()
+    done: list[bool] = []
+    try:
+        _thread.start_new_thread(_fsync_folder, (folder, done, finished))
+    except BaseException:
+        # No helper started ("can't start new thread", MemoryError), or one did and an interrupt
+        # came as the call returned: give a helper that runs the time to close its descriptor.
+        finished.acquire(timeout=_HELPER_WAIT)
+        raise
+    try:
+        finished.acquire()
+    except BaseException:
+        if not done:
+            finished.acquire()  # interrupted while waiting: let the helper close its descriptor first
+        raise
 
 
 @typechecked
@@ -99,70 +356,311 @@ def save_npz(
 
     Arguments:
         path: the file to write, used exactly as given (no ".npz" is appended). Its folder must exist.
+            A symbolic link is followed, as ``open(path, "w")`` would: the file it names is replaced
+            and the link stays a link.
         arrays: name -> array; names are non-empty strings ("/" is allowed), arrays of any dtype but object.
         compress: deflate the members (as ``np.savez_compressed``) or store them (as ``np.savez``).
 
+    The archive is written to a temporary file next to the file it replaces (named after it, shortened
+    to fit the file system's limit on name length), flushed and fsynced, given the permission bits of
+    the file it replaces, renamed over it, and the folder is synced.
+
     Errors: TypeError for a non-array or an object array, ValueError for an empty name, OSError from
-    the file system. On any error the previous file at `path` (if any) is left untouched and the
-    temporary file is removed.
+    the file system. On any error, and on a KeyboardInterrupt at any moment (which reaches the caller
+    as itself), the previous file at `path` is left byte for byte (or, once the rename is done, the
+    complete new file is there), the temporary file is removed and no file descriptor stays open.
     """
     name = _fspath("save_npz", path)
     _check_arrays(arrays)
-    folder, base = os.path.split(name)
-    temp = os.path.join(folder, f".{base}.{secrets.token_hex(8)}.tmp")
-    # O_EXCL: never reuse an existing file; mode 0o666 lets the umask decide, as open() would.
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    target = _link_target(name)
+    folder, base = os.path.split(target)
+    mode = _existing_mode(target)
+    temp = os.path.join(folder, _temporary_name(folder, base))
+    # The temporary file is a Python file object from its creation on: should an interrupt drop it
+    # before it is stored, the object's finalizer closes the descriptor (and _discard removes the file).
     try:
-        with os.fdopen(fd, "wb") as file:
-            _write_archive(file, arrays, compress)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, name)
+        file = open(temp, "xb")  # noqa: SIM115 - closed below or by _discard
+    except FileExistsError:
+        raise  # another file has the random name: not ours to remove
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+        _discard(None, temp, None)
         raise
-    # Make the rename itself durable. Not possible on every platform (Windows cannot open a folder).
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder or os.curdir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    ident = None
+    try:
+        ident = _identity(os.fstat(file.fileno()))
+        if mode is not None:
+            os.chmod(file.fileno() if os.chmod in os.supports_fd else temp, mode)
+        _write_archive(file, arrays, compress)
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
+        os.replace(temp, target)
+    except BaseException:
+        _discard(file, temp, ident)
+        raise
+    _sync_folder(folder)
 
 
-def _read_archive(file: IO[bytes]) -> dict[str, npt.NDArray[Any]]:
+# -- loading --------------------------------------------------------------------------------------
+
+
+def _check_expected(where: str, expected: Mapping[str, ArraySpec] | None) -> dict[str, ArraySpec] | None:
+    if expected is None:
+        return None
+    if not _is_mapping(expected):
+        msg = f"{where}: expected must be a mapping of str to ArraySpec, got {describe(expected)}"
+        raise DezeroTypeError(msg)
+    specs: dict[str, ArraySpec] = {}
+    for key, spec in expected.items():
+        if type(key) is not str or not isinstance(spec, ArraySpec):
+            msg = f"{where}: expected must map str to ArraySpec, got {describe(key)} -> {describe(spec)}"
+            raise DezeroTypeError(msg)
+        specs[key] = spec
+    return specs
+
+
+def _file_limit(specs: Mapping[str, ArraySpec]) -> int | None:
+    """The largest archive that can hold the arrays of `specs`; None when a size is open (lazy)."""
+    total = _ARCHIVE_OVERHEAD
+    for spec in specs.values():
+        if None in spec.shape:
+            return None
+        data = (
+            12 + _MAX_HEADER + math.prod(d or 0 for d in spec.shape) * max(_KINDS[k][1] for k in spec.kinds)
+        )
+        total += _MEMBER_OVERHEAD + data + data // 7 + 11
+    return total
+
+
+def _member_keys(infos: list[zipfile.ZipInfo], specs: Mapping[str, ArraySpec] | None) -> list[str]:
+    """The key of each member; refuses names, duplicates and (given `specs`) missing or unexpected keys."""
+    keys: list[str] = []
+    for info in infos:
+        member = info.filename
+        if not member.endswith(_SUFFIX) or member == _SUFFIX:
+            msg = f"member {member!r} is not a '<name>.npy' array"
+            raise _UnreadableError(msg)
+        key = member[: -len(_SUFFIX)]
+        if key in keys:
+            msg = f"member {member!r} appears twice"
+            raise _UnreadableError(msg)
+        keys.append(key)
+    if specs is not None:
+        missing = [key for key, spec in specs.items() if spec.required and key not in keys]
+        unexpected = sorted(key for key in keys if key not in specs)
+        if missing or unexpected:
+            msg = f"its arrays are not the expected ones: missing {missing}, unexpected {unexpected}"
+            raise _UnreadableError(msg)
+    return keys
+
+
+def _check_entry(info: zipfile.ZipInfo, size: int) -> None:
+    """Refuse a zip entry whose declared sizes its bytes cannot back, before opening it."""
+    member = info.filename
+    if info.flag_bits & 0x1:
+        msg = f"member {member!r} is encrypted; weights files never are"
+        raise _UnreadableError(msg)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        method = info.compress_type
+        msg = f"member {member!r} uses compression method {method}; weights files are stored or deflated"
+        raise _UnreadableError(msg)
+    if info.header_offset + 30 + info.compress_size > size:
+        msg = f"member {member!r} declares {info.compress_size} compressed bytes, more than the file holds"
+        raise _UnreadableError(msg)
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if stored and info.file_size != info.compress_size:
+        msg = f"stored member {member!r} declares {info.file_size} bytes but holds {info.compress_size}"
+        raise _UnreadableError(msg)
+    if info.file_size > _MAX_RATIO * info.compress_size:
+        msg = (
+            f"member {member!r} declares {info.file_size} bytes, more than its {info.compress_size} "
+            f"compressed bytes can hold (deflate inflates at most {_MAX_RATIO}-fold)"
+        )
+        raise _UnreadableError(msg)
+
+
+def _read_exact(stream: IO[bytes], n: int, member: str) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        msg = f"member {member!r} ends inside its .npy header"
+        raise _UnreadableError(msg)
+    return data
+
+
+def _read_header(stream: IO[bytes], member: str) -> tuple[int, tuple[int, ...], bool, np.dtype[Any]]:
+    """Read the .npy header (never more than numpy's limit): its length, the shape, whether the
+    data is in Fortran order, the dtype."""
+    magic = _read_exact(stream, 8, member)
+    if magic[:6] != _MAGIC:
+        msg = f"member {member!r} is not a .npy array (it starts with {magic!r})"
+        raise _UnreadableError(msg)
+    version = (magic[6], magic[7])
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        msg = f"member {member!r} has .npy format version {version[0]}.{version[1]}, not 1.0, 2.0 or 3.0"
+        raise _UnreadableError(msg)
+    width = 2 if version == (1, 0) else 4
+    length = int.from_bytes(_read_exact(stream, width, member), "little")
+    if length > _MAX_HEADER:
+        msg = f"member {member!r} declares a {length}-byte .npy header; at most {_MAX_HEADER} are read"
+        raise _UnreadableError(msg)
+    text = _read_exact(stream, length, member).decode("utf-8" if version == (3, 0) else "latin1")
+    return (8 + width + length, *_parse_header(text, member))
+
+
+def _parse_header(text: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    plain = _PLAIN.fullmatch(_CONSTANT.sub("0", _STRING.sub("0", text))) is not None
+    try:
+        header: object = ast.literal_eval(text) if plain else None
+    except (SyntaxError, ValueError, TypeError) as error:
+        msg = f"member {member!r} has a .npy header that is not a Python literal"
+        raise _UnreadableError(msg) from error
+    if not plain:
+        msg = f"member {member!r} has a .npy header that is not a Python literal as numpy writes them"
+        raise _UnreadableError(msg)
+    if not (_is_dict(header) and set(header) == {"descr", "fortran_order", "shape"}):
+        msg = f"member {member!r} has a .npy header that is not numpy's (descr, fortran_order, shape)"
+        raise _UnreadableError(msg)
+    shape, fortran, descr = header["shape"], header["fortran_order"], header["descr"]
+    if not (_is_tuple(shape) and all(is_int(n) and n >= 0 for n in shape)):
+        msg = f"member {member!r} declares the invalid shape {shape!r}"
+        raise _UnreadableError(msg)
+    if type(fortran) is not bool:
+        msg = f"member {member!r} declares the invalid fortran_order {fortran!r}"
+        raise _UnreadableError(msg)
+    try:
+        dtype = np.lib.format.descr_to_dtype(descr)  # type: ignore[arg-type]  # any literal: checked by numpy
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as error:
+        msg = f"member {member!r} declares the invalid dtype {descr!r}"
+        raise _UnreadableError(msg) from error
+    dims = tuple(n for n in shape if is_int(n))
+    return dims, fortran, dtype
+
+
+def _fits(shape: tuple[int, ...], template: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(template) and all(
+        s >= 1 if t is None else s == t for s, t in zip(shape, template, strict=True)
+    )
+
+
+def _check_declared(
+    key: str, member: str, shape: tuple[int, ...], dtype: np.dtype[Any], spec: ArraySpec | None
+) -> None:
+    """Refuse, from its header alone, an array that is unsafe, impossible or not the one expected."""
+    if dtype.hasobject:
+        msg = (
+            f"member {member!r} holds an object array: Object arrays cannot be loaded when "
+            "allow_pickle=False (weights files never use pickle)"
+        )
+        raise _UnreadableError(msg)
+    if dtype.subdtype is not None:
+        msg = f"member {member!r} declares the sub-array dtype {dtype}, which would change its shape {shape}"
+        raise _UnreadableError(msg)
+    if spec is not None:
+        if dtype.kind not in spec.kinds:
+            words = " or ".join(_KINDS[k][0] for k in spec.kinds)
+            msg = f"{key!r} has dtype {dtype}, expected {words} array"
+            raise _UnfitError(msg)
+        if not _fits(shape, spec.shape):
+            like = tuple("?" if d is None else d for d in spec.shape)
+            wanted = f"a shape like {like} ('?' at least 1)" if None in spec.shape else f"{spec.shape}"
+            msg = f"{key!r} has shape {shape}, expected {wanted}"
+            raise _UnfitError(msg)
+    if len(shape) > _MAX_DIMS or too_large(shape):  # NumPy would refuse it (a lazy layer's constructor too)
+        msg = f"member {member!r} declares shape {shape}, too large for any array"
+        raise _UnreadableError(msg)
+
+
+def _fill(stream: IO[bytes], flat: npt.NDArray[Any], member: str) -> None:
+    """Read `flat`'s bytes from `stream`, a bounded chunk at a time."""
+    if flat.nbytes == 0:
+        return
+    raw = flat.view(np.uint8)
+    done = 0
+    while done < raw.size:
+        chunk = stream.read(min(_CHUNK, raw.size - done))
+        if not chunk:
+            msg = f"member {member!r} ends after {done} of its {raw.size} data bytes"
+            raise _UnreadableError(msg)
+        raw[done : done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        done += len(chunk)
+
+
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, spec: ArraySpec | None, size: int
+) -> npt.NDArray[Any]:
+    member = info.filename
+    _check_entry(info, size)
+    with archive.open(info) as stream:
+        header_size, shape, fortran, dtype = _read_header(stream, member)
+        _check_declared(key, member, shape, dtype, spec)
+        count = math.prod(shape)
+        declared = header_size + count * dtype.itemsize
+        if declared != info.file_size:
+            msg = (
+                f"member {member!r}: its .npy header declares {declared} bytes (shape {shape}, dtype "
+                f"{dtype}), its zip entry {info.file_size}"
+            )
+            raise _UnreadableError(msg)
+        flat = np.empty(count, dtype=dtype)  # the size is now backed by the file's own bytes
+        _fill(stream, flat, member)
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+
+
+def _read_archive(content: bytes, specs: Mapping[str, ArraySpec] | None) -> dict[str, npt.NDArray[Any]]:
     arrays: dict[str, npt.NDArray[Any]] = {}
-    with zipfile.ZipFile(file) as archive:
-        for info in archive.infolist():
-            member = info.filename
-            if not member.endswith(_SUFFIX) or member == _SUFFIX:
-                msg = f"member {member!r} is not a '<name>.npy' array"
-                raise ValueError(msg)
-            key = member[: -len(_SUFFIX)]
-            if key in arrays:
-                msg = f"member {member!r} appears twice"
-                raise ValueError(msg)
-            with archive.open(info) as stream:
-                arrays[key] = np.lib.format.read_array(stream, allow_pickle=False)
+    with _Archive(io.BytesIO(content)) as archive:
+        infos = archive.infolist()
+        keys = _member_keys(infos, specs)
+        for key, info in zip(keys, infos, strict=True):
+            spec = None if specs is None else specs[key]
+            arrays[key] = _read_member(archive, info, key, spec, len(content))
     return arrays
 
 
 @typechecked
-def load_npz(path: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]:
+def load_npz(
+    path: str | os.PathLike[str],
+    *,
+    expected: Mapping[str, ArraySpec] | None = None,
+    where: str = "load_npz",
+) -> dict[str, npt.NDArray[Any]]:
     """Read every array of the .npz archive `path` into memory (name -> array).
 
-    Pickled data is refused, so loading never runs code. Errors: FileNotFoundError (and other
-    OSErrors) from the file system; :class:`WeightsFileError` (a ValueError) when the file is
-    truncated, corrupt, not a zip archive, has members that are not .npy arrays, or holds object arrays.
+    Arguments:
+        path: the file to read, used exactly as given.
+        expected: the arrays the file must hold, by name (see :class:`ArraySpec`: shape, dtype kinds,
+            whether required). Given, a file with other names, a missing required array, or an
+            array whose header declares another shape or dtype is refused before any array's data
+            is read, and no array (nor the file itself) larger than those can be is ever read.
+        where: the operation named in error messages (``"Linear.load_weights"``).
+
+    Pickled data is refused, so loading never runs code. Sizes are bounded before anything is
+    allocated or inflated: an array must fit in the bytes its member stores (deflate inflates at
+    most 1032-fold), its header, its zip entry and its stored bytes must agree, and each member is
+    read a bounded chunk at a time, never beyond its declared size.
+
+    Errors: FileNotFoundError (and other OSErrors) from the file system; :class:`WeightsFileError`
+    (a ValueError) when the file is truncated, corrupt, not a zip archive, has members that are not
+    .npy arrays, holds object arrays or holds other arrays than `expected`: ``"<where>: '<path>' is
+    not a readable .npz weights file (...)"``, or ``"<where>: '<path>' does not fit: ..."`` for an
+    array of another shape or dtype.
     """
-    name = _fspath("load_npz", path)
+    name = _fspath(where, path)
+    specs = _check_expected(where, expected)
+    limit = None if specs is None else _file_limit(specs)
     # Read the bytes first: OSErrors then come from the disk only, never from seeks to offsets
-    # that a corrupt header made up.
+    # that a corrupt header made up. Never more than the limit (and a byte, to see it exceeded).
     with open(name, "rb") as file:
-        content = file.read()
+        content = file.read() if limit is None else file.read(min(os.fstat(file.fileno()).st_size, limit) + 1)
     try:
-        return _read_archive(io.BytesIO(content))
-    except _PARSE_ERRORS as error:
-        msg = f"load_npz: {name!r} is not a readable .npz weights file ({type(error).__name__}: {error})"
+        if limit is not None and len(content) > limit:
+            msg = f"it is larger than any file holding the expected arrays can be ({limit} bytes)"
+            raise _UnreadableError(msg)
+        return _read_archive(content, specs)
+    except _UnfitError as error:
+        msg = f"{where}: {name!r} does not fit: {error}"
+        raise WeightsFileError(msg) from error
+    except (_UnreadableError, *_PARSE_ERRORS) as error:
+        detail = str(error) if isinstance(error, _UnreadableError) else f"{type(error).__name__}: {error}"
+        msg = f"{where}: {name!r} is not a readable .npz weights file ({detail})"
         raise WeightsFileError(msg) from error

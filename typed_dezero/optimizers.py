@@ -28,7 +28,7 @@ import numpy.typing as npt
 from typing_extensions import override
 
 from typed_dezero._checking import typechecked
-from typed_dezero._io import load_npz, save_npz
+from typed_dezero._io import ArraySpec, load_npz, save_npz
 from typed_dezero._typing import Arr, describe, is_f64_array, is_int_array, is_real_scalar
 from typed_dezero.config import flags_var
 from typed_dezero.core.variable import Parameter, Variable
@@ -386,13 +386,22 @@ class Optimizer(_Configurable, ABC):
                 f"target ({len(params)} parameters): {'; '.join(parts)}"
             )
             raise DezeroValueError(msg)
-        self._restore_counters(counters)
-        for position, p in enumerate(params):
-            arrays = present.get(position)
-            if arrays is None:
+        slots = {
+            p: {name: np.array(arrays[name], dtype=np.float64) for name in self._slot_names}
+            for position, p in enumerate(params)
+            if (arrays := present.get(position)) is not None
+        }
+        old_counters, old_state = self._counters(), dict(self._state.items())
+        try:
+            self._restore_counters(counters)
+            for p in params:
                 self._state.pop(p, None)
-            else:
-                self._state[p] = {name: np.array(arrays[name], dtype=np.float64) for name in self._slot_names}
+            self._state.update(slots)
+        except BaseException:  # an interrupt while replacing: put the old state back
+            self._restore_counters(old_counters)
+            self._state.clear()
+            self._state.update(old_state)
+            raise
 
     def _check_counters(
         self, state: Mapping[str, npt.NDArray[Any]], missing: list[str], problems: list[str]
@@ -447,9 +456,16 @@ class Optimizer(_Configurable, ABC):
     @typechecked
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore the state saved by :meth:`save`. Errors: FileNotFoundError; WeightsFileError (a
-        ValueError) for an unreadable file or a state that does not fit (see :meth:`load_state_dict`)."""
-        self._params("load")
-        state = load_npz(path)
+        ValueError) for an unreadable file or a state that does not fit (see :meth:`load_state_dict`),
+        raised before reading the arrays' data when the names, shapes or dtypes in the file are not
+        those of this optimizer and its target (counters: 0-d integers; ``"<slot>/<position>"``:
+        the parameter's shape)."""
+        params = self._params("load")
+        expected = {name: ArraySpec((), kinds="iu") for name in self._counter_names}
+        for position, param in enumerate(params):
+            for slot in self._slot_names:
+                expected[f"{slot}/{position}"] = ArraySpec(param.shape, required=False)
+        state = load_npz(path, expected=expected, where=f"{type(self).__name__}.load")
         try:
             self.load_state_dict(state)
         except DezeroValueError as error:

@@ -1,16 +1,22 @@
 """Files: weights (Layer.save_weights/load_weights, Optimizer.save/load) and datasets (MNIST IDX).
-An interrupted save leaves the previous file intact and no temporary file; a truncated, corrupt or
-foreign file gives a clear error and changes nothing; loading never runs code from the file.
-(tests/test_io.py covers save_npz/load_npz themselves; this extends the checks to the layers,
-the optimizers and MNIST.)"""
+An interrupted save leaves the previous file intact (its permissions too) and no temporary file,
+the error reaches the caller as itself, and no zipfile object left behind fails later in a
+finalizer; a truncated, corrupt or foreign file gives a clear error and changes nothing; loading
+never runs code from the file. (tests/test_io.py covers save_npz/load_npz themselves; this extends
+the checks to the layers, the optimizers and MNIST. test_save_interrupts.py sends real signals,
+test_weights_limits.py checks that loading stays within the model's sizes.)"""
 
 from __future__ import annotations
 
+import builtins
 import errno
+import gc
 import gzip
 import io
 import os
 import pickle
+import stat
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +31,7 @@ import typed_dezero.functions as F
 import typed_dezero.layers as L
 from tests.data import MNIST_NAMES, idx_bytes, tiny_mnist
 from typed_dezero import DezeroError, Layer, WeightsFileError
+from typed_dezero._io import load_npz
 from typed_dezero.datasets import MNIST
 from typed_dezero.optimizers import Adam
 
@@ -37,6 +44,12 @@ ERRORS: Final[dict[str, BaseException]] = {
 }
 
 
+def _fresh(error: BaseException) -> BaseException:
+    """A new exception like `error`: raising the shared one would keep the traceback of the last
+    raise (and the frames it holds) alive from one test to the next."""
+    return type(error)(*error.args)
+
+
 def _fail_on_second_array(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     real = np.lib.format.write_array
     calls = [0]
@@ -45,31 +58,81 @@ def _fail_on_second_array(monkeypatch: pytest.MonkeyPatch, error: BaseException)
         calls[0] += 1
         if calls[0] == 2:
             fp.write(b"\x93NUMPY half an array")  # some bytes are out when the write fails
-            raise error
+            raise _fresh(error)
         real(fp, array, *args, **kwargs)
 
     monkeypatch.setattr(np.lib.format, "write_array", failing)
 
 
 def _fail(monkeypatch: pytest.MonkeyPatch, where: str, error: BaseException) -> None:
-    """Make the save fail at `where`: while writing the second array, while closing the archive
-    (its central directory), at fsync, at the final rename, or when creating the temporary file."""
+    """Make the save fail at `where`: while writing the second array, while opening an archive
+    member (after zipfile has marked the archive as being written), while setting up the archive,
+    while closing it (its central directory), at fsync, at the final rename, just after the rename
+    (the new file is complete), when creating the temporary file, right after creating it, or when
+    keeping the previous file's permissions."""
     if where == "second array":
         _fail_on_second_array(monkeypatch, error)
         return
 
     def fail(*args: object, **kwargs: object) -> None:
-        raise error
+        raise _fresh(error)
 
     if where == "zip close":
         monkeypatch.setattr(zipfile.ZipFile, "close", fail)
+    elif where == "member open":
+        monkeypatch.setattr(zipfile._ZipWriteFile, "__init__", fail)  # type: ignore[attr-defined]  # zipfile's member writer
+    elif where == "archive open":
+        monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", fail)
+        monkeypatch.setattr(zipfile.ZipFile, "__init__", _failing_after(zipfile.ZipFile.__init__, error))
+    elif where == "after rename":
+        monkeypatch.setattr(os, "replace", _failing_after(os.replace, error))
     elif where == "temporary file":
         monkeypatch.setattr(os, "open", fail)
+        monkeypatch.setattr(builtins, "open", fail)
+    elif where == "after creation":  # before the temporary file's identity is known
+        monkeypatch.setattr(os, "fstat", _failing_once(os.fstat, error))
+    elif where == "permissions":
+        monkeypatch.setattr(os, "chmod", fail)
+        monkeypatch.setattr(os, "fchmod", fail)
     else:
         monkeypatch.setattr(os, where, fail)
 
 
-WHERE: Final = ["second array", "zip close", "fsync", "replace", "temporary file"]
+def _failing_after(real: Callable[..., Any], error: BaseException) -> Callable[..., None]:
+    """`real`, then `error`: the call did its work, and the interrupt came right after."""
+
+    def call(*args: Any, **kwargs: Any) -> None:
+        real(*args, **kwargs)
+        raise _fresh(error)
+
+    return call
+
+
+def _failing_once(real: Callable[..., Any], error: BaseException) -> Callable[..., Any]:
+    """`error` at the first call, `real` afterwards."""
+    calls = [0]
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise _fresh(error)
+        return real(*args, **kwargs)
+
+    return call
+
+
+WHERE: Final = [
+    "second array",
+    "member open",
+    "archive open",
+    "zip close",
+    "fsync",
+    "replace",
+    "after rename",
+    "temporary file",
+    "after creation",
+    "permissions",
+]
 
 
 def _model() -> L.Linear:
@@ -86,6 +149,10 @@ def _save_optimizer(model: L.Linear, optimizer: Adam, path: Path) -> None:
     optimizer.save(path)
 
 
+def _state(save: str, model: L.Linear, optimizer: Adam) -> dict[str, np.ndarray[Any, Any]]:
+    return dict(model.state_dict() if save == "Layer.save_weights" else optimizer.state_dict())
+
+
 SAVES: Final[dict[str, Callable[[L.Linear, Adam, Path], None]]] = {
     "Layer.save_weights": _save_layer,
     "Optimizer.save": _save_optimizer,
@@ -94,8 +161,11 @@ SAVES: Final[dict[str, Callable[[L.Linear, Adam, Path], None]]] = {
 
 @pytest.mark.parametrize("save", list(SAVES))
 @pytest.mark.parametrize("error", list(ERRORS))
-@pytest.mark.parametrize("where", WHERE)
-@pytest.mark.parametrize("existing", [True, False], ids=["overwrite", "new"])
+@pytest.mark.parametrize(
+    ("existing", "where"),
+    [(e, w) for e in (True, False) for w in WHERE if e or w != "permissions"],  # a new file has none to keep
+    ids=lambda v: v if isinstance(v, str) else ("overwrite" if v else "new"),
+)
 def test_an_interrupted_save_keeps_the_previous_file_and_leaves_no_temporary(  # noqa: PLR0917 - pytest parameters
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, save: str, error: str, where: str, existing: bool
 ) -> None:
@@ -110,14 +180,31 @@ def test_an_interrupted_save_keeps_the_previous_file_and_leaves_no_temporary(  #
     optimizer.update()  # what would be saved now differs from the file
     watched = (model, optimizer)
     state = snapshot(watched)
+    if existing:
+        path.chmod(0o640)  # kept by the save (see "permissions")
+    unraisable: list[str] = []
+
+    def record(u: sys.UnraisableHookArgs) -> None:
+        unraisable.append(f"{u.exc_value!r} in {u.object!r}")
+
+    monkeypatch.setattr(sys, "unraisablehook", record)
     _fail(monkeypatch, where, ERRORS[error])
     COUNTS["faults"] += 1
-    with pytest.raises(type(ERRORS[error])):
+    with pytest.raises(type(ERRORS[error])) as raised:
         SAVES[save](model, optimizer, path)
+    assert type(raised.value) is type(ERRORS[error])  # the error itself, not one wrapping it
+    del raised  # its traceback holds the save's frames: what they held is finalised now
+    gc.collect()
     monkeypatch.undo()
-    assert sorted(os.listdir(tmp_path)) == (["weights.npz"] if existing else [])
-    if existing:
+    assert unraisable == []  # no finalizer failed (a zipfile object left behind, say)
+    renamed = where == "after rename"
+    assert sorted(os.listdir(tmp_path)) == (["weights.npz"] if existing or renamed else [])
+    if renamed:  # the interrupt came after the rename: the new file is complete
+        assert set(load_npz(path)) == set(_state(save, model, optimizer))
+    elif existing:
         assert path.read_bytes() == before
+    if existing and os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert snapshot(watched) == state  # saving never changes what is saved
     SAVES[save](model, optimizer, path)  # and the next save works
     assert sorted(os.listdir(tmp_path)) == ["weights.npz"]
@@ -138,11 +225,13 @@ class Payload:
         return (run_payload, ("payload ran",))
 
 
-def _evil_npz(keys: dict[str, np.ndarray[Any, Any]]) -> bytes:
+def _evil_npz(keys: dict[str, np.ndarray[Any, Any]], under: str = "evil") -> bytes:
+    """An .npz of `keys` with the pickled payload under the name `under` (a new key, or one of
+    `keys`, which it replaces)."""
     payload = np.empty(1, dtype=object)
     payload[0] = Payload()
     buffer = io.BytesIO()
-    np.savez(buffer, **keys, evil=payload)  # type: ignore[arg-type]
+    np.savez(buffer, **{**keys, under: payload})  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -172,29 +261,43 @@ def test_the_payload_is_real(tmp_path: Path) -> None:
     assert EXECUTED == ["payload ran"]
 
 
-def test_loading_weights_never_runs_code_from_the_file(tmp_path: Path, no_unpickling: list[str]) -> None:
+# The payload under a name the model does not have is refused from the archive's directory, before
+# any member is opened; under one of the model's names, from the member's .npy header.
+PAYLOAD_PLACES: Final = {
+    "extra member": ("evil", r"unexpected \['evil'\]"),
+    "in place of an array": ("W", "Object arrays cannot be loaded when allow_pickle=False"),
+}
+
+
+@pytest.mark.parametrize("place", list(PAYLOAD_PLACES))
+def test_loading_weights_never_runs_code_from_the_file(
+    tmp_path: Path, no_unpickling: list[str], place: str
+) -> None:
     model = _model()
     path = tmp_path / "evil.npz"
-    path.write_bytes(_evil_npz({"W": np.zeros((2, 3)), "b": np.zeros(3)}))
+    under, match = PAYLOAD_PLACES[place]
+    path.write_bytes(_evil_npz({"W": np.zeros((2, 3)), "b": np.zeros(3)}, under))
     state = snapshot(model)
     COUNTS["faults"] += 1
-    with pytest.raises(WeightsFileError, match="Object arrays cannot be loaded when allow_pickle=False"):
+    with pytest.raises(WeightsFileError, match=match):
         model.load_weights(path)
     assert snapshot(model) == state
     assert no_unpickling == []
 
 
+@pytest.mark.parametrize("place", ["extra member", "in place of an array"])
 def test_loading_optimizer_state_never_runs_code_from_the_file(
-    tmp_path: Path, no_unpickling: list[str]
+    tmp_path: Path, no_unpickling: list[str], place: str
 ) -> None:
     model = _model()
     optimizer = Adam().setup(model)
     optimizer.update()
     path = tmp_path / "evil.npz"
-    path.write_bytes(_evil_npz(optimizer.state_dict()))
+    under, match = ("evil", r"unexpected \['evil'\]") if place == "extra member" else PAYLOAD_PLACES[place]
+    path.write_bytes(_evil_npz(optimizer.state_dict(), "m/0" if under == "W" else under))
     state = snapshot(optimizer)
     COUNTS["faults"] += 1
-    with pytest.raises(WeightsFileError):
+    with pytest.raises(WeightsFileError, match=rf"Adam\.load: .*{match}"):
         optimizer.load(path)
     assert snapshot(optimizer) == state
     assert no_unpickling == []

@@ -146,7 +146,11 @@ class Layer(Generic[P, R]):
         plan = self._call_plan()
         if plan is None:
             return self.forward(*args, **kwargs)
-        pending, generators, stateful = plan
+        # The plan names layers by weak references: a strong one, in a cache keyed weakly by this
+        # very layer, would keep the layer alive for ever.
+        pending = [(layer, names) for ref, names in plan[0] if (layer := ref()) is not None]
+        generators = plan[1]
+        stateful = [layer for ref in plan[2] if (layer := ref()) is not None]
         # No context managers here: their exits run code after the forward, where an interrupt
         # would escape the rollback below.
         rng_states = [g.bit_generator.state for g in generators]
@@ -182,9 +186,9 @@ class Layer(Generic[P, R]):
         if cached is not None and cached[0] == _structure[0]:
             return cached[1]
         version = _structure[0]
-        pending: list[tuple[Layer[Any, Any], list[str]]] = []
+        pending: list[tuple[weakref.ref[Layer[Any, Any]], list[str]]] = []
         generators: dict[int, np.random.Generator] = {}
-        stateful: list[Layer[Any, Any]] = []
+        stateful: list[weakref.ref[Layer[Any, Any]]] = []
         for _, layer in self._named_layers():
             names = [
                 n
@@ -192,12 +196,12 @@ class Layer(Generic[P, R]):
                 if not layer.is_initialized(n)
             ]
             if names:
-                pending.append((layer, names))
+                pending.append((weakref.ref(layer), names))
                 for value in layer.__dict__.values():
                     if isinstance(value, np.random.Generator):
                         generators[id(value)] = value
             if layer._state_arrays():
-                stateful.append(layer)
+                stateful.append(weakref.ref(layer))
         plan = (pending, tuple(generators.values()), stateful) if pending or stateful else None
         _plans[self] = (version, plan)
         return plan
@@ -399,11 +403,13 @@ class Layer(Generic[P, R]):
                     arrays = layer._state_arrays()
                     old = arrays.get(name)
                     undo.append(
-                        partial(arrays.pop, name) if old is None else partial(arrays.__setitem__, name, old)
+                        partial(arrays.pop, name, None)
+                        if old is None
+                        else partial(arrays.__setitem__, name, old)
                     )
                     layer.set_state(name, value)
                 elif target.current is None:
-                    undo.append(partial(layer.__dict__.pop, name))
+                    undo.append(partial(layer.__dict__.pop, name, None))
                     layer.set_lazy_parameter(name, value)
                 else:
                     param: Parameter = layer.__dict__[name]
@@ -457,12 +463,24 @@ class Layer(Generic[P, R]):
     @typechecked
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load a weights file written by :meth:`save_weights` (never executing code from it); on any
-        mismatch the model is left untouched (see :meth:`load_state_dict`)."""
-        self.load_state_dict(_io.load_npz(path))
+        mismatch the model is left untouched (see :meth:`load_state_dict`).
+
+        The file must hold exactly the model's arrays, with their shapes (for a lazy parameter not
+        created yet: any size its layer accepts where the shape is open) and floating dtypes;
+        anything else is a WeightsFileError raised before the arrays' data is read, so that a
+        damaged or foreign file never makes the model allocate more than it needs."""
+        expected = {
+            key: _io.ArraySpec(target.template if target.current is None else target.current.shape)
+            for key, target in self._load_targets().items()
+        }
+        where = f"{type(self).__name__}.load_weights"
+        self.load_state_dict(_io.load_npz(path, expected=expected, where=where))
 
 
 _CallPlan: TypeAlias = tuple[
-    list[tuple["Layer[Any, Any]", list[str]]], tuple[np.random.Generator, ...], list["Layer[Any, Any]"]
+    list[tuple["weakref.ref[Layer[Any, Any]]", list[str]]],
+    tuple[np.random.Generator, ...],
+    list["weakref.ref[Layer[Any, Any]]"],
 ]
 """(layers with lazy names not created yet, their generators, layers holding state arrays)."""
 
