@@ -41,13 +41,14 @@ def _labels_case(draw: Draw) -> Drawn:
 
 
 @st.composite
-def _binary_case(draw: Draw, lo: float, hi: float) -> Drawn:
+def binary_case(draw: Draw, lo: float, hi: float, max_side: int = 4) -> Drawn:
+    """Inputs in [lo, hi] of shape (N, 1) or any shape, and 0/1 labels or probabilities as targets."""
     if draw(st.booleans()):
         n = draw(st.integers(1, 4))
         shape: Shape = (n, 1)
         t_shape: Shape = draw(st.sampled_from([(n, 1), (n,)]))
     else:
-        shape = t_shape = draw(shapes(min_dims=1, max_dims=3))
+        shape = t_shape = draw(shapes(min_dims=1, max_dims=3, max_side=max_side))
     x = draw(arrays(shape, lo, hi))
     if draw(st.booleans()):
         t: Any = draw(hnp.arrays(draw(st.sampled_from(INT_DTYPES)), t_shape, elements=st.integers(0, 1)))
@@ -59,6 +60,6 @@ def _binary_case(draw: Draw, lo: float, hi: float) -> Drawn:
 CASES: list[GradCase] = [
     GradCase("mean_squared_error", mean_squared_error, _mse_case(), "broadcast to one input"),
     GradCase("softmax_cross_entropy", softmax_cross_entropy, _labels_case()),
-    GradCase("sigmoid_cross_entropy", sigmoid_cross_entropy, _binary_case(-6.0, 6.0)),
-    GradCase("binary_cross_entropy", binary_cross_entropy, _binary_case(0.05, 0.95)),
+    GradCase("sigmoid_cross_entropy", sigmoid_cross_entropy, binary_case(-6.0, 6.0)),
+    GradCase("binary_cross_entropy", binary_cross_entropy, binary_case(0.05, 0.95)),
 ]

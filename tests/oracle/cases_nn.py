@@ -23,7 +23,7 @@ from hypothesis.extra import numpy as hnp
 
 import typed_dezero.functions as F
 from tests.functions.cases_conv import conv_cases, deconv_cases, image_shapes, windows
-from tests.functions.cases_loss import INT_DTYPES
+from tests.functions.cases_loss import INT_DTYPES, binary_case
 from tests.functions.registry import Drawn, drawn
 from tests.oracle._torch import Pair, Tensor, array, tensor, torch
 from tests.oracle.cases_core import any_shapes, huge, one, plain, with_zeros
@@ -119,22 +119,6 @@ def _softmax_ce_ref(x: Tensor, t: IntArr) -> Tensor:
     return nnf.cross_entropy(x, labels(t), reduction="sum") / x.shape[0]
 
 
-@st.composite
-def _binary_case(draw: Draw, lo: float, hi: float) -> Drawn:
-    if draw(st.booleans()):
-        n = draw(st.integers(1, 4))
-        shape: Shape = (n, 1)
-        t_shape: Shape = draw(st.sampled_from([(n, 1), (n,)]))
-    else:
-        shape = t_shape = draw(shapes(1, 3, 1, 3))
-    x = draw(arrays(shape, lo, hi))
-    if draw(st.booleans()):
-        t: Any = draw(hnp.arrays(draw(st.sampled_from(INT_DTYPES)), t_shape, elements=st.integers(0, 1)))
-    else:
-        t = draw(arrays(t_shape, 0.0, 1.0))
-    return Drawn((x,), {"t": t})
-
-
 def _targets(x: Tensor, t: IntArr | Arr) -> Tensor:
     return tensor(t.astype(np.float64).reshape(x.shape))
 
@@ -223,13 +207,20 @@ def _losses() -> list[OracleCase]:
         ),
         OracleCase("softmax_cross_entropy", _labels_case(), F.softmax_cross_entropy, _softmax_ce_ref),
         OracleCase(
-            "sigmoid_cross_entropy", _binary_case(-6.0, 6.0), F.sigmoid_cross_entropy, _sigmoid_ce_ref
+            "sigmoid_cross_entropy",
+            binary_case(-6.0, 6.0, max_side=3),
+            F.sigmoid_cross_entropy,
+            _sigmoid_ce_ref,
         ),
         # Inside (0.05, 0.95): away from the clipping at 1e-15 (typed_dezero) / log >= -100 (torch).
         # rtol 1e-9: the libraries' derivative formulas differ ((1-t)/(1-p) - t/p against torch's
         # (p-t)/(p(1-p))), and third derivatives sum terms of 1/p**3 (up to 8000) that cancel.
         OracleCase(
-            "binary_cross_entropy", _binary_case(0.05, 0.95), F.binary_cross_entropy, _bce_ref, rtol=1e-9
+            "binary_cross_entropy",
+            binary_case(0.05, 0.95, max_side=3),
+            F.binary_cross_entropy,
+            _bce_ref,
+            rtol=1e-9,
         ),
         OracleCase("accuracy", _accuracy_case(), F.accuracy, _accuracy_ref, orders=0),
         # binary_cross_entropy's terms are at most -log(1e-15) = 34.5: its sum cannot overflow.
