@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import typed_dezero.functions as F
-from tests.functions.cases_conv import conv_cases, deconv_cases, image_shapes, windows
+from tests.functions.cases_conv import col2im_cases, conv_cases, deconv_cases, image_shapes, windows
 from tests.functions.cases_loss import INT_DTYPES, binary_case
 from tests.functions.registry import Drawn, drawn
 from tests.oracle._torch import Pair, Tensor, array, tensor, torch
@@ -500,18 +500,6 @@ def _im2col_ref(x: Tensor, *, kernel_size: Pair, stride: Pair, pad: Pair, to_mat
     return cols.reshape((n, c, kh, kw, oh, ow))
 
 
-@st.composite
-def _col2im_case(draw: Draw) -> Drawn:
-    win = draw(windows())
-    shape = draw(image_shapes(win))
-    n, c, h, w = shape
-    oh, ow = win.out(h, w)
-    to_matrix = draw(st.booleans())
-    col_shape = (n * oh * ow, c * win.kernel[0] * win.kernel[1]) if to_matrix else (n, c, *win.kernel, oh, ow)
-    kwargs = {"kernel_size": win.kernel_arg, "stride": win.stride_arg, "pad": win.pad_arg}
-    return Drawn((draw(arrays(col_shape)),), {**kwargs, "input_shape": shape, "to_matrix": to_matrix})
-
-
 def _col2im(
     x: Variable, *, input_shape: Shape, kernel_size: Pair, stride: Pair, pad: Pair, to_matrix: bool
 ) -> Variable:
@@ -552,7 +540,7 @@ def _conv() -> list[OracleCase]:
                 head=head,
             ),
             OracleCase("im2col", _im2col_case(), _im2col, _im2col_ref, label, head=head),
-            OracleCase("col2im", _col2im_case(), _col2im, _col2im_ref, label, head=head),
+            OracleCase("col2im", col2im_cases(), _col2im, _col2im_ref, label, head=head),
         ]
     return cases
 

@@ -73,6 +73,18 @@ def address_space_cap(headroom: int = _HEADROOM) -> Generator[bool, None, None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+@contextlib.contextmanager
+def thread_switch_interval(seconds: float) -> Generator[None, None, None]:
+    """Make threads switch every `seconds` inside the block (instead of every 5 ms), so that they
+    interleave finely."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 # -- snapshots ----------------------------------------------------------------------------------
 
 

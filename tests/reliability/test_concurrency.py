@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import sys
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typed_dezero.config import Flags, flags
 from typed_dezero.datasets import get_spiral
 from typed_dezero.optimizers import SGD
 
-from .harness import COUNTS
+from .harness import COUNTS, thread_switch_interval
 
 R = TypeVar("R")
 
@@ -35,13 +34,8 @@ TIMEOUT: Final = 120.0
 
 @pytest.fixture(autouse=True)
 def _frequent_switches() -> Iterator[None]:
-    # Switch threads every 10 microseconds instead of 5 ms, so that they interleave finely.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    try:
+    with thread_switch_interval(1e-5):
         yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 def run_threads(targets: Sequence[Callable[[], R]]) -> list[R]:

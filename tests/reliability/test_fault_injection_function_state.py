@@ -11,7 +11,6 @@ each thread the result of a sequential run.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from typed_dezero.config import flags, flags_var
 from typed_dezero.functions.loss import SoftmaxCrossEntropy
 
 from .dezero_style import MaskedRelu, Stash
-from .harness import FunctionState, snapshot
+from .harness import FunctionState, snapshot, thread_switch_interval
 from .inject import Scenario, explore
 from .test_concurrency import run_threads
 
@@ -149,12 +148,8 @@ def test_a_second_call_interrupted_at_any_step_keeps_the_state(scenario: Scenari
 
 @pytest.fixture
 def _very_frequent_switches() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
+    with thread_switch_interval(1e-6):
         yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 ROUNDS = 40
