@@ -43,7 +43,7 @@ CORE_CALLS: list[tuple[str, Callable[[], object]]] = [
     ("F.square('x')", lambda: F.square("x")),  # type: ignore[arg-type]
     ("F.exp(singles)", lambda: F.exp(singles)),  # type: ignore[arg-type]
     ("F.sum(axis='0')", lambda: F.sum(x, axis="0")),  # type: ignore[arg-type]
-    ("F.reshape(list)", lambda: F.reshape(x, [2, 1])),  # type: ignore[arg-type]
+    ("F.reshape(floats)", lambda: F.reshape(x, [2.0, 1.0])),  # type: ignore[list-item]
     ("x.grad = ndarray", _set(x, "grad", np.ones(2))),
     ("x.data = ints", _set(x, "data", ints)),
     ("using_config(unknown)", _enter(lambda: using_config("enable_grad", False))),  # type: ignore[arg-type]

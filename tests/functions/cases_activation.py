@@ -6,7 +6,15 @@ from hypothesis import strategies as st
 
 from tests.functions.registry import Drawn, GradCase, drawn
 from tests.strategies import Shape, arrays, away_from_zero, shapes
-from typed_dezero.functions.activation import leaky_relu, log_softmax, relu, sigmoid, softmax
+from typed_dezero.functions.activation import (
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    sigmoid_simple,
+    softmax,
+    softmax_simple,
+)
 
 Draw = st.DrawFn
 
@@ -32,10 +40,13 @@ def _leaky_case(draw: Draw) -> Drawn:
 
 CASES: list[GradCase] = [
     GradCase("sigmoid", sigmoid, shapes().flatmap(lambda s: drawn(arrays(s, -6.0, 6.0)))),
+    GradCase("sigmoid_simple", sigmoid_simple, shapes().flatmap(lambda s: drawn(arrays(s, -6.0, 6.0)))),
     GradCase("relu", relu, shapes().flatmap(lambda s: drawn(away_from_zero(s)))),
     GradCase("leaky_relu", leaky_relu, _leaky_case()),
     GradCase("softmax", softmax, _axis_case(), "axis"),
     GradCase("softmax", softmax, _default_axis_case(), "default axis"),
+    GradCase("softmax_simple", softmax_simple, _axis_case(), "axis"),
+    GradCase("softmax_simple", softmax_simple, _default_axis_case(), "default axis"),
     GradCase("log_softmax", log_softmax, _axis_case(), "axis"),
     GradCase("log_softmax", log_softmax, _default_axis_case(), "default axis"),
 ]

@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 from tests.functions.registry import Drawn, GradCase
 from tests.strategies import arrays, distinct
 from typed_dezero import Variable
-from typed_dezero.functions.conv import average_pooling, col2im, conv2d, deconv2d, im2col, pooling
+from typed_dezero.functions.conv import (
+    average_pooling,
+    col2im,
+    conv2d,
+    conv2d_simple,
+    deconv2d,
+    im2col,
+    pooling,
+    pooling_simple,
+)
 from typed_dezero.functions.math import square
 
 Draw = st.DrawFn
@@ -155,6 +164,10 @@ def _squared_pooling(x: Variable, **kwargs: Any) -> Variable:
     return square(pooling(x, **kwargs))
 
 
+def _squared_pooling_simple(x: Variable, **kwargs: Any) -> Variable:
+    return square(pooling_simple(x, **kwargs))
+
+
 def _squared_average_pooling(x: Variable, **kwargs: Any) -> Variable:
     return square(average_pooling(x, **kwargs))
 
@@ -169,9 +182,12 @@ def _squared_col2im(x: Variable, **kwargs: Any) -> Variable:
 
 CASES: list[GradCase] = [
     GradCase("conv2d", conv2d, conv_cases()),
+    GradCase("conv2d_simple", conv2d_simple, conv_cases()),
     GradCase("deconv2d", deconv2d, deconv_cases()),
     GradCase("pooling", pooling, pooling_cases()),
     GradCase("pooling", _squared_pooling, pooling_cases(), "squared"),
+    GradCase("pooling_simple", pooling_simple, pooling_cases()),
+    GradCase("pooling_simple", _squared_pooling_simple, pooling_cases(), "squared"),
     GradCase("average_pooling", average_pooling, pooling_cases(max_pool=False)),
     GradCase("average_pooling", _squared_average_pooling, pooling_cases(max_pool=False), "squared"),
     GradCase("im2col", im2col, im2col_cases()),

@@ -207,4 +207,5 @@ CASES: list[GradCase] = [
     GradCase("min", F.min, _axis_case(distinct_values=True)),
     GradCase("matmul", F.matmul, _matmul_case()),
     GradCase("linear", F.linear, _linear_case()),
+    GradCase("linear_simple", F.linear_simple, _linear_case()),
 ]

@@ -14,8 +14,10 @@ from tests.strategies import Shape, arrays, shapes
 from typed_dezero.functions.loss import (
     binary_cross_entropy,
     mean_squared_error,
+    mean_squared_error_simple,
     sigmoid_cross_entropy,
     softmax_cross_entropy,
+    softmax_cross_entropy_simple,
 )
 
 Draw = st.DrawFn
@@ -59,7 +61,9 @@ def binary_case(draw: Draw, lo: float, hi: float, max_side: int = 4) -> Drawn:
 
 CASES: list[GradCase] = [
     GradCase("mean_squared_error", mean_squared_error, _mse_case(), "broadcast to one input"),
+    GradCase("mean_squared_error_simple", mean_squared_error_simple, _mse_case(), "broadcast to one input"),
     GradCase("softmax_cross_entropy", softmax_cross_entropy, _labels_case()),
+    GradCase("softmax_cross_entropy_simple", softmax_cross_entropy_simple, _labels_case()),
     GradCase("sigmoid_cross_entropy", sigmoid_cross_entropy, binary_case(-6.0, 6.0)),
     GradCase("binary_cross_entropy", binary_cross_entropy, binary_case(0.05, 0.95)),
 ]

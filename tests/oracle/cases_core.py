@@ -465,6 +465,8 @@ def _linalg() -> list[OracleCase]:
         OracleCase("matmul", matmul_case(), F.matmul, ref2(lambda a, b: a @ b), "squared", head="square"),
         OracleCase("linear", linear_case(), F.linear, _linear_ref),
         OracleCase("linear", linear_case(), F.linear, _linear_ref, "squared", head="square"),
+        OracleCase("linear_simple", linear_case(), F.linear_simple, _linear_ref),
+        OracleCase("linear_simple", linear_case(), F.linear_simple, _linear_ref, "squared", head="square"),
     ]
 
 

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -76,11 +77,14 @@ def _leaky_ref(x: Tensor, slope: float = 0.2) -> Tensor:
 def _activations() -> list[OracleCase]:
     return [
         OracleCase("sigmoid", one(plain(-6.0, 6.0)), F.sigmoid, ref1(lambda a: a.sigmoid())),
+        OracleCase("sigmoid_simple", one(plain(-6.0, 6.0)), F.sigmoid_simple, ref1(lambda a: a.sigmoid())),
         # At 0 relu's gradient is 0 and leaky_relu's is the slope, in both libraries.
         OracleCase("relu", one(with_zeros()), F.relu, nnf.relu),
         OracleCase("leaky_relu", _leaky_case(), F.leaky_relu, _leaky_ref),
         OracleCase("softmax", _softmax_case(False), F.softmax, _softmax_ref, "axis"),
         OracleCase("softmax", _softmax_case(True), F.softmax, _softmax_ref, "default axis"),
+        OracleCase("softmax_simple", _softmax_case(False), F.softmax_simple, _softmax_ref, "axis"),
+        OracleCase("softmax_simple", _softmax_case(True), F.softmax_simple, _softmax_ref, "default axis"),
         OracleCase("log_softmax", _softmax_case(False), F.log_softmax, _log_softmax_ref, "axis"),
         OracleCase("log_softmax", _softmax_case(True), F.log_softmax, _log_softmax_ref, "default axis"),
     ]
@@ -206,6 +210,11 @@ def _losses() -> list[OracleCase]:
             "mean_squared_error", _mse_case(), F.mean_squared_error, _mse_ref, "broadcast to one input"
         ),
         OracleCase("softmax_cross_entropy", _labels_case(), F.softmax_cross_entropy, _softmax_ce_ref),
+        # Scores in [-3, 3] over at most 4 classes: every probability is far above the 1e-15 clip.
+        OracleCase(
+            "softmax_cross_entropy_simple", _labels_case(), F.softmax_cross_entropy_simple, _softmax_ce_ref
+        ),
+        OracleCase("mean_squared_error_simple", _mse_case(), F.mean_squared_error_simple, _mse_ref),
         OracleCase(
             "sigmoid_cross_entropy",
             binary_case(-6.0, 6.0, max_side=3),
@@ -346,6 +355,14 @@ def _bn_train_composed_ref(x: Tensor, gamma: Tensor, beta: Tensor, *, eps: float
     return gamma.reshape(shape) * x_hat + beta.reshape(shape)
 
 
+def _bn_nrom_train(
+    x: Variable, gamma: Variable, beta: Variable, *, mean: Arr, var: Arr, momentum: float, eps: float
+) -> Variable:
+    # DeZero's misspelt name: batch_norm's values and gradients, with a DeprecationWarning.
+    with pytest.warns(DeprecationWarning, match="batch_norm"):
+        return F.batch_nrom(x, gamma, beta, mean.copy(), var.copy(), momentum, eps)
+
+
 def _bn_test(x: Variable, gamma: Variable, beta: Variable, **kwargs: Any) -> Variable:
     return _batch_norm(x, gamma, beta, train=False, **kwargs)
 
@@ -398,6 +415,9 @@ def _regularization() -> list[OracleCase]:
             "batch_norm", bn_case(spatial=True), _bn_train, _bn_train_ref, "train, native torch", orders=2
         ),
         OracleCase("batch_norm", bn_case(spatial=True), _bn_test, _bn_test_ref, "test mode"),
+        OracleCase(
+            "batch_nrom", bn_case(spatial=True), _bn_nrom_train, _bn_train_composed_ref, "deprecated alias"
+        ),
         OracleCase("embed_id", _embed_case(), _embed_id, _embed_id_ref),
         OracleCase("clip", _clip_values(False), _clip, _clip_ref, "away from the bounds"),
         OracleCase("clip", _clip_values(True), _clip, _clip_ref, "at the bounds"),
@@ -409,6 +429,12 @@ def _regularization() -> list[OracleCase]:
 
 def _conv2d(x: Variable, W: Variable, b: Variable | None = None, *, stride: Pair, pad: Pair) -> Variable:
     return F.conv2d(x, W, b, stride, pad)
+
+
+def _conv2d_simple(
+    x: Variable, W: Variable, b: Variable | None = None, *, stride: Pair, pad: Pair
+) -> Variable:
+    return F.conv2d_simple(x, W, b, stride, pad)
 
 
 def _conv2d_ref(x: Tensor, W: Tensor, b: Tensor | None = None, *, stride: Pair, pad: Pair) -> Tensor:
@@ -462,6 +488,10 @@ def _pooling_case(draw: Draw, max_pool: bool) -> Drawn:
 
 def _pooling(x: Variable, *, kernel_size: Pair, stride: Pair, pad: Pair) -> Variable:
     return F.pooling(x, kernel_size, stride, pad)
+
+
+def _pooling_simple(x: Variable, *, kernel_size: Pair, stride: Pair, pad: Pair) -> Variable:
+    return F.pooling_simple(x, kernel_size, stride, pad)
 
 
 def _pooling_ref(x: Tensor, *, kernel_size: Pair, stride: Pair, pad: Pair) -> Tensor:
@@ -530,7 +560,11 @@ def _conv() -> list[OracleCase]:
         cases += [
             OracleCase("conv2d", conv_cases(), _conv2d, _conv2d_ref, label, head=head),
             OracleCase("deconv2d", deconv_cases(), _deconv2d, _deconv2d_ref, label, head=head),
+            OracleCase("conv2d_simple", conv_cases(), _conv2d_simple, _conv2d_ref, label, head=head),
             OracleCase("pooling", _pooling_case(True), _pooling, _pooling_ref, label, head=head),
+            OracleCase(
+                "pooling_simple", _pooling_case(True), _pooling_simple, _pooling_ref, label, head=head
+            ),
             OracleCase(
                 "average_pooling",
                 _pooling_case(False),

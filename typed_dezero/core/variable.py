@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeGuard, overload
 
 import numpy as np
@@ -382,19 +382,21 @@ class Variable:
     # -- methods delegating to typed_dezero.functions ------------------------------------------
 
     @overload
-    def reshape(self, shape: Shape, /) -> Variable: ...
+    def reshape(self, shape: Sequence[int], /) -> Variable: ...
     @overload
     def reshape(self, *shape: int) -> Variable: ...
-    def reshape(self, *shape: int | Shape) -> Variable:
-        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``; see :func:`typed_dezero.functions.reshape`."""
+    def reshape(self, *shape: int | Sequence[int]) -> Variable:
+        """``x.reshape(2, 3)``, ``x.reshape((2, 3))`` or ``x.reshape([2, 3])``; see
+        :func:`typed_dezero.functions.reshape`."""
         return shape_ops.reshape(self, _dims("reshape", shape))
 
     @overload
-    def transpose(self, axes: Shape | None = None, /) -> Variable: ...
+    def transpose(self, axes: Sequence[int] | None = None, /) -> Variable: ...
     @overload
     def transpose(self, *axes: int) -> Variable: ...
-    def transpose(self, *axes: int | Shape | None) -> Variable:
-        """``x.transpose()``, ``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``."""
+    def transpose(self, *axes: int | Sequence[int] | None) -> Variable:
+        """``x.transpose()``, ``x.transpose(1, 0, 2)``, ``x.transpose((1, 0, 2))`` or
+        ``x.transpose([1, 0, 2])``."""
         if not axes or (len(axes) == 1 and axes[0] is None):
             return shape_ops.transpose(self, None)
         return shape_ops.transpose(self, _dims("transpose", axes))
@@ -404,8 +406,9 @@ class Variable:
         """All axes reversed, as ``ndarray.T``."""
         return shape_ops.transpose(self, None)
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Variable:
-        """Sum over `axis` (int, tuple or None for all); see :func:`typed_dezero.functions.sum`."""
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Variable:
+        """Sum over `axis` (int, tuple or list of ints, or None for all); see
+        :func:`typed_dezero.functions.sum`."""
         return reduction.sum(self, axis, keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Variable:
@@ -454,13 +457,15 @@ Operand: TypeAlias = Variable | Arr | float
 """What arithmetic accepts on either side: a Variable, a float64 array, or a Python int/float."""
 
 
-def _dims(where: str, args: tuple[int | Shape | None, ...]) -> Shape:
-    if len(args) == 1 and isinstance(args[0], tuple):
+def _dims(where: str, args: tuple[int | Sequence[int] | None, ...]) -> Sequence[int]:
+    """The shape or axes of ``x.reshape(...)`` / ``x.transpose(...)``: one sequence (checked by the
+    function it goes to) or ints."""
+    if len(args) == 1 and args[0] is not None and not isinstance(args[0], int):
         return args[0]
     dims: list[int] = []
     for a in args:
         if type(a) is not int:
-            msg = f"{where}: expected ints or one tuple of ints, got {describe(a)}"
+            msg = f"{where}: expected ints or one tuple of ints (or a list of ints), got {describe(a)}"
             raise DezeroTypeError(msg)
         dims.append(a)
     return tuple(dims)

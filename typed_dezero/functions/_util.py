@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from typed_dezero._typing import Arr, Axis, Shape, describe, f64_hint, is_f64_array, is_int
+from typed_dezero._typing import Arr, Shape, describe, f64_hint, is_f64_array, is_int
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 
@@ -31,16 +31,38 @@ def mean_of_terms(terms: Arr, n: int) -> Arr:
     return total
 
 
-def normalize_axis(where: str, axis: Axis, ndim: int) -> tuple[int, ...]:
-    """`axis` (int, tuple of ints, negative allowed, or None for all) as sorted non-negative ints."""
+def _is_sequence(x: object) -> bool:
+    """True for a sequence other than a str or bytes (whose items are not dimensions)."""
+    return isinstance(x, Sequence) and not isinstance(x, str | bytes | bytearray)
+
+
+def int_tuple(where: str, name: str, value: Sequence[int], expected: str = "a tuple of ints") -> Shape:
+    """`value` (a tuple, list or other sequence of ints) as a tuple, else a DezeroTypeError naming
+    `where` and `name`. A str or bytes is refused although it is a sequence; so are bools, floats,
+    NumPy integers and nested sequences as entries."""
+    if _is_sequence(value):  # re-checked at run time: the runtime checker may be switched off
+        dims = tuple(value)
+        if all(is_int(n) for n in dims):
+            return dims
+    msg = f"{where}: {name} must be {expected} (or a list of ints), got {value!r}"
+    raise DezeroTypeError(msg)
+
+
+def normalize_axis(where: str, axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """`axis` (int, tuple or list of ints, negative allowed, or None for all) as sorted non-negative
+    ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else axis
+    expected = "an int, a tuple of ints or None"
+    if isinstance(axis, int):
+        if not is_int(axis):  # a bool
+            msg = f"{where}: axis must be {expected}, got {axis!r}"
+            raise DezeroTypeError(msg)
+        axes: Shape = (axis,)
+    else:
+        axes = int_tuple(where, "axis", axis, expected)
     out: list[int] = []
     for a in axes:
-        if not is_int(a):
-            msg = f"{where}: axis must be an int, a tuple of ints or None, got {axis!r}"
-            raise DezeroTypeError(msg)
         if not -ndim <= a < ndim:
             msg = f"{where}: axis {a} is out of range for an array of ndim {ndim}"
             raise DezeroValueError(msg)
@@ -67,16 +89,15 @@ def check_operand(where: str, x: object, name: str = "x") -> None:
         raise DezeroTypeError(msg)
 
 
-def check_shape(where: str, shape: Shape) -> Shape:
-    """`shape` if it is a tuple of non-negative ints, else a TypeError/ValueError naming `where`."""
-    for n in shape:
-        if not is_int(n):
-            msg = f"{where}: shape must be a tuple of ints, got {shape!r}"
-            raise DezeroTypeError(msg)
+def check_shape(where: str, shape: Sequence[int]) -> Shape:
+    """`shape` as a tuple if it is a tuple or list of non-negative ints, else a TypeError/ValueError
+    naming `where`."""
+    dims = int_tuple(where, "shape", shape)
+    for n in dims:
         if n < 0:
-            msg = f"{where}: shape must not have negative sizes, got {shape}"
+            msg = f"{where}: shape must not have negative sizes, got {dims}"
             raise ShapeError(msg)
-    return shape
+    return dims
 
 
 def sum_to_array(x: Arr, shape: Shape) -> Arr:

@@ -1,8 +1,10 @@
-"""Activations: sigmoid, relu, leaky_relu, softmax and log_softmax.
+"""Activations: sigmoid, relu, leaky_relu, softmax and log_softmax, and the book's teaching
+compositions sigmoid_simple and softmax_simple.
 
-Every forward is numerically stable (finite values and gradients for inputs of any finite magnitude,
-no overflow), and every backward is built from differentiable functions, so each activation can be
-differentiated any number of times.
+Every fused forward is numerically stable (finite values and gradients for inputs of any finite
+magnitude, no overflow), and every backward is built from differentiable functions, so each
+activation can be differentiated any number of times. The ``_simple`` variants are plain
+compositions of primitives (no backward of their own), exactly as the book first writes them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typed_dezero.functions._util import as_f64, check_operand, normalize_axis
 from typed_dezero.functions.math import exp
 from typed_dezero.functions.reduction import sum as reduce_sum
 
-__all__ = ["leaky_relu", "log_softmax", "relu", "sigmoid", "softmax"]
+__all__ = ["leaky_relu", "log_softmax", "relu", "sigmoid", "sigmoid_simple", "softmax", "softmax_simple"]
 
 
 def _output(fn: UnaryFunction, recompute: Callable[[Variable], Variable]) -> Variable:
@@ -70,6 +72,14 @@ def sigmoid(x: Variable | Arr) -> Variable:
     if not isinstance(x, Variable):  # the common case costs no call
         check_operand("sigmoid", x)
     return Sigmoid()(x)
+
+
+def sigmoid_simple(x: Variable | Arr) -> Variable:
+    """``1 / (1 + exp(-x))`` composed from :func:`~typed_dezero.functions.exp` and arithmetic, as
+    the book first writes it: same values and derivatives as :func:`sigmoid`, but ``exp(-x)``
+    overflows for ``x < -709`` (use :func:`sigmoid` there)."""
+    check_operand("sigmoid_simple", x)
+    return 1.0 / (1.0 + exp(-x))
 
 
 @final
@@ -160,6 +170,17 @@ def softmax(x: Variable | Arr, axis: int = 1) -> Variable:
     """
     x = to_variable("softmax", x, "x")
     return Softmax(_softmax_axis("softmax", x, axis))(x)
+
+
+@typechecked
+def softmax_simple(x: Variable | Arr, axis: int = 1) -> Variable:
+    """``exp(x) / sum(exp(x), axis)`` composed from primitives, as the book first writes it: the
+    values and derivatives of :func:`softmax`, without its shift by the maximum, so ``exp``
+    overflows for entries above about 709 (use :func:`softmax` there). Raises as :func:`softmax`."""
+    x = to_variable("softmax_simple", x, "x")
+    ax = _softmax_axis("softmax_simple", x, axis)
+    y = exp(x)
+    return y / reduce_sum(y, ax, keepdims=True)
 
 
 @final

@@ -21,14 +21,26 @@ from typing_extensions import override
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction, UnaryFunction
-from typed_dezero.core.variable import Variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64, check_shape
+from typed_dezero.functions.linalg import linear
+from typed_dezero.functions.reduction import max as max_
 from typed_dezero.functions.reduction import sum as sum_
+from typed_dezero.functions.shape import reshape, transpose
 from typed_dezero.utils.arrays import pair
 from typed_dezero.utils.conv import get_conv_outsize
 
-__all__ = ["average_pooling", "col2im", "conv2d", "deconv2d", "im2col", "pooling"]
+__all__ = [
+    "average_pooling",
+    "col2im",
+    "conv2d",
+    "conv2d_simple",
+    "deconv2d",
+    "im2col",
+    "pooling",
+    "pooling_simple",
+]
 
 IntPair: TypeAlias = int | tuple[int, int]
 """A size along both spatial axes: one int for both, or a (height, width) pair."""
@@ -298,16 +310,22 @@ def _spread_over_windows(gy: Arr, shape: Shape, g: _Geometry) -> Arr:
 
 
 def _conv_geometry(
-    x: Shape, W: Shape, stride: tuple[int, int], pad: tuple[int, int]
+    x: Shape, W: Shape, stride: tuple[int, int], pad: tuple[int, int], where: str = "conv2d"
 ) -> tuple[_Geometry, tuple[int, int]]:
-    _check_4d("conv2d", "x", x, "(N, C, H, W)")
-    _check_4d("conv2d", "W", W, "(OC, C, KH, KW)")
+    _check_4d(where, "x", x, "(N, C, H, W)")
+    _check_4d(where, "W", W, "(OC, C, KH, KW)")
     if x[1] != W[1]:
-        msg = f"conv2d: x must have C={W[1]} channels to match W.shape[1]; got x.shape={x}, W.shape={W}"
+        msg = f"{where}: x must have C={W[1]} channels to match W.shape[1]; got x.shape={x}, W.shape={W}"
         raise ShapeError(msg)
-    _check_kernel("conv2d", W)
+    _check_kernel(where, W)
     g = _geometry((W[2], W[3]), stride, pad)
-    return g, _out_hw("conv2d", g, x, f"x.shape={x}, W.shape={W}, stride={stride}, pad={pad}")
+    return g, _out_hw(where, g, x, f"x.shape={x}, W.shape={W}, stride={stride}, pad={pad}")
+
+
+def _check_bias(where: str, b: Shape, W: Shape) -> None:
+    if b != (W[0],):
+        msg = f"{where}: b must have shape (OC,) = ({W[0]},); got b.shape={b}, W.shape={W}"
+        raise ShapeError(msg)
 
 
 def _conv_grads(
@@ -361,11 +379,7 @@ class Conv2d(TernaryFunction):
     @override
     def forward(self, x: Arr, W: Arr, b: Arr, /) -> Arr:
         g, out_hw = _conv_geometry(x.shape, W.shape, self.stride, self.pad)
-        if b.shape != (W.shape[0],):
-            msg = (
-                f"conv2d: b must have shape (OC,) = ({W.shape[0]},); got b.shape={b.shape}, W.shape={W.shape}"
-            )
-            raise ShapeError(msg)
+        _check_bias("conv2d", b.shape, W.shape)
         y = _conv_array(x, W, g, out_hw)
         y += b.reshape(1, b.shape[0], 1, 1)
         return y
@@ -417,6 +431,33 @@ def conv2d(
     if b is None:
         return Conv2dNoBias(stride, pad)(x, W)
     return Conv2d(stride, pad)(x, W, b)
+
+
+@typechecked
+def conv2d_simple(
+    x: Variable | Arr,
+    W: Variable | Arr,
+    b: Variable | Arr | None = None,
+    stride: IntPair = 1,
+    pad: IntPair = 0,
+) -> Variable:
+    """:func:`conv2d` composed from primitives, as the book first writes it: :func:`im2col`, then
+    :func:`~typed_dezero.functions.linear` with the kernels as a (C*KH*KW, OC) matrix, then a
+    reshape and transpose back to (N, OC, OH, OW). Same arguments, errors, values and derivatives
+    as :func:`conv2d`, which fuses these steps to save the intermediate nodes."""
+    x = to_variable("conv2d_simple", x, "x")
+    weight = to_variable("conv2d_simple", W, "W")
+    strides, pads = _stride_pad("conv2d_simple", stride, pad)
+    g, (oh, ow) = _conv_geometry(x.shape, weight.shape, strides, pads, "conv2d_simple")
+    oc = weight.shape[0]
+    if b is not None:
+        b = to_variable("conv2d_simple", b, "b")
+        _check_bias("conv2d_simple", b.shape, weight.shape)
+    col = im2col(x, g.kernel, g.stride, g.pad, to_matrix=True)  # (N*OH*OW, C*KH*KW)
+    # The size spelled out, not -1: NumPy cannot infer -1 when C is 0.
+    kernels = transpose(reshape(weight, (oc, weight.shape[1] * g.kh * g.kw)))
+    t = linear(col, kernels, b)
+    return transpose(reshape(t, (x.shape[0], oh, ow, oc)), (0, 3, 1, 2))
 
 
 def _deconv_geometry(
@@ -706,6 +747,33 @@ def pooling(x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: I
                     [13. 15.]]]])
     """
     return Pooling(kernel_size, stride, pad)(x)
+
+
+@typechecked
+def pooling_simple(
+    x: Variable | Arr, kernel_size: IntPair, stride: IntPair = 1, pad: IntPair = 0
+) -> Variable:
+    """:func:`pooling` composed from primitives, as the book first writes it: :func:`im2col`, one
+    window per row, :func:`~typed_dezero.functions.max` along the rows, a reshape and transpose back.
+
+    Same arguments, errors and values as :func:`pooling`. im2col pads with zeros, so where there is
+    padding the input is first shifted by a constant to lie above 0 (and the result shifted back),
+    which keeps the padding out of every maximum as pooling's -inf padding does. The derivatives
+    are pooling's except on ties, whose elements share the gradient as in ``max``. Raises ShapeError
+    for an empty `x` (``max`` cannot reduce an empty array; :func:`pooling` handles it).
+    """
+    x = to_variable("pooling_simple", x, "x")
+    g = _window_geometry("pooling_simple", kernel_size, stride, pad, pad_below_kernel=True)
+    _check_4d("pooling_simple", "x", x.shape, "(N, C, H, W)")
+    oh, ow = _out_hw("pooling_simple", g, x.shape, f"x.shape={x.shape}, stride={g.stride}")
+    if x.size == 0:
+        msg = f"pooling_simple: x is empty (x.shape={x.shape}); use pooling for empty batches"
+        raise ShapeError(msg)
+    shift = 1.0 - float(np.min(x.data)) if g.ph or g.pw else 0.0
+    shifted = x + shift if shift > 0.0 else x
+    col = reshape(im2col(shifted, g.kernel, g.stride, g.pad, to_matrix=True), (-1, g.kh * g.kw))
+    y = transpose(reshape(max_(col, axis=1), (x.shape[0], oh, ow, x.shape[1])), (0, 3, 1, 2))
+    return y - shift if shift > 0.0 else y
 
 
 @final

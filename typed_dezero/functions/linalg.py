@@ -1,4 +1,5 @@
-"""Linear algebra: matmul with NumPy's semantics, and the fused linear map ``x W + b``."""
+"""Linear algebra: matmul with NumPy's semantics, the fused linear map ``x W + b``, and the
+book's teaching composition of that map, linear_simple."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typed_dezero.errors import ShapeError
 from typed_dezero.functions._util import as_f64, check_operand, sum_to_array
 from typed_dezero.functions.shape import reshape, sum_to, transpose
 
-__all__ = ["linear", "matmul"]
+__all__ = ["linear", "linear_simple", "matmul"]
 
 
 def _matmul_shape(where: str, a: Shape, b: Shape) -> Shape:
@@ -145,23 +146,36 @@ def _linear_grads_data(x: Variable, W: Variable, gy: Arr) -> tuple[Arr, Arr]:
     return gx, as_f64(x2.T @ gy2)
 
 
+def _check_linear(where: str, x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None) -> None:
+    check_operand(where, x)
+    check_operand(where, W, "W")
+    if b is not None:
+        check_operand(where, b, "b")
+    if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
+        msg = f"{where}: x.shape[-1] must equal W.shape[0] (W 2-D); got x.shape={x.shape}, W.shape={W.shape}"
+        raise ShapeError(msg)
+    if too_large((*x.shape[:-1], W.shape[1])):
+        msg = f"{where}: x.shape={x.shape} and W.shape={W.shape} would give a result too large for an array"
+        raise ShapeError(msg)
+    if b is not None and b.shape != (W.shape[1],):
+        msg = f"{where}: b must have shape (W.shape[1],); got b.shape={b.shape}, W.shape={W.shape}"
+        raise ShapeError(msg)
+
+
 def linear(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None) -> Variable:
     """``x @ W + b`` for x of shape (..., I), W of shape (I, O) and b of shape (O,) (or None).
     Leading dimensions of `x` are kept. Raises ShapeError on mismatched shapes."""
-    check_operand("linear", x)
-    check_operand("linear", W, "W")
-    if b is not None:
-        check_operand("linear", b, "b")
     # Shapes are checked on the operands as given: a raw array x stays a constant of the graph.
-    if x.ndim < 1 or W.ndim != 2 or x.shape[-1] != W.shape[0]:
-        msg = f"linear: x.shape[-1] must equal W.shape[0] (W 2-D); got x.shape={x.shape}, W.shape={W.shape}"
-        raise ShapeError(msg)
-    if too_large((*x.shape[:-1], W.shape[1])):
-        msg = f"linear: x.shape={x.shape} and W.shape={W.shape} would give a result too large for an array"
-        raise ShapeError(msg)
+    _check_linear("linear", x, W, b)
     if b is None:
         return LinearNoBias()(x, W)
-    if b.shape != (W.shape[1],):
-        msg = f"linear: b must have shape (W.shape[1],); got b.shape={b.shape}, W.shape={W.shape}"
-        raise ShapeError(msg)
     return Linear()(x, W, b)
+
+
+def linear_simple(x: Variable | Arr, W: Variable | Arr, b: Variable | Arr | None = None) -> Variable:
+    """``matmul(x, W) + b`` composed from primitives, as the book first writes it: the values and
+    derivatives of :func:`linear` (same arguments and errors), which is fused to save the
+    intermediate product node."""
+    _check_linear("linear_simple", x, W, b)
+    t = matmul(x, W)
+    return t if b is None else t + b

@@ -1,5 +1,6 @@
 """Losses: mean_squared_error, softmax_cross_entropy, sigmoid_cross_entropy, binary_cross_entropy,
-and the accuracy metric.
+the accuracy metric, and the book's teaching compositions mean_squared_error_simple and
+softmax_cross_entropy_simple (plain compositions of primitives, no backward of their own).
 
 Every loss averages over the batch: it sums over all elements and divides by N, the length of the
 first axis (as DeZero does), and returns a 0-d Variable, finite whenever every element's term and
@@ -24,14 +25,19 @@ from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64, check_operand, mean_of_terms, sum_to_array
 from typed_dezero.functions.activation import sigmoid, softmax
-from typed_dezero.functions.shape import sum_to
+from typed_dezero.functions.math import log
+from typed_dezero.functions.reduction import sum as reduce_sum
+from typed_dezero.functions.regularization import clip
+from typed_dezero.functions.shape import get_item, sum_to
 
 __all__ = [
     "accuracy",
     "binary_cross_entropy",
     "mean_squared_error",
+    "mean_squared_error_simple",
     "sigmoid_cross_entropy",
     "softmax_cross_entropy",
+    "softmax_cross_entropy_simple",
 ]
 
 _SHOWN: Final = 5
@@ -112,24 +118,28 @@ def _binary_targets(where: str, name: str, x: Variable, t: IntArr | Arr) -> Arr:
     return target.astype(np.float64).reshape(x.shape)
 
 
+def _mse_batch(where: str, s0: Shape, s1: Shape) -> int:
+    """N of ``x0 - x1``, after checking that one shape broadcasts to the other and N >= 1."""
+    try:
+        shape = np.broadcast_shapes(s0, s1)
+    except ValueError:
+        shape = None
+    if shape is None or shape not in (s0, s1):
+        msg = (
+            f"{where}: x0 and x1 must have the same shape, or one must broadcast to the "
+            f"other's shape; got x0.shape={s0}, x1.shape={s1}"
+        )
+        if shape is not None:
+            msg += f" (broadcasting both would give {shape}: reshape one of them)"
+        raise ShapeError(msg)
+    return _batch_size(where, "x0 - x1", shape)
+
+
 @final
 class MeanSquaredError(BinaryFunction):
     @override
     def forward(self, x0: Arr, x1: Arr, /) -> Arr:
-        s0, s1 = x0.shape, x1.shape
-        try:
-            shape = np.broadcast_shapes(s0, s1)
-        except ValueError:
-            shape = None
-        if shape is None or shape not in (s0, s1):
-            msg = (
-                "mean_squared_error: x0 and x1 must have the same shape, or one must broadcast to the "
-                f"other's shape; got x0.shape={s0}, x1.shape={s1}"
-            )
-            if shape is not None:
-                msg += f" (broadcasting both would give {shape}: reshape one of them)"
-            raise ShapeError(msg)
-        n = _batch_size("mean_squared_error", "x0 - x1", shape)
+        n = _mse_batch("mean_squared_error", x0.shape, x1.shape)
         diff = x0 - x1
         return mean_of_terms(diff * diff, n)
 
@@ -169,6 +179,18 @@ def mean_squared_error(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
         typed_dezero.errors.ShapeError: mean_squared_error: x0 and x1 must have the same shape, ...
     """
     return MeanSquaredError()(x0, x1)
+
+
+@typechecked
+def mean_squared_error_simple(x0: Variable | Arr, x1: Variable | Arr) -> Variable:
+    """``sum((x0 - x1) ** 2) / len(x0 - x1)`` composed from primitives, as the book first writes it:
+    the values and derivatives of :func:`mean_squared_error` (same errors), which is fused only to
+    save the intermediate nodes (and to stay finite where this plain sum overflows)."""
+    x0 = to_variable("mean_squared_error_simple", x0, "x0")
+    x1 = to_variable("mean_squared_error_simple", x1, "x1")
+    n = _mse_batch("mean_squared_error_simple", x0.shape, x1.shape)
+    diff = x0 - x1
+    return reduce_sum(diff**2) / float(n)
 
 
 @final
@@ -234,6 +256,24 @@ def softmax_cross_entropy(x: Variable | Arr, t: IntArr) -> Variable:
     check_operand("softmax_cross_entropy", x)
     x = to_variable("softmax_cross_entropy", x, "x")
     return SoftmaxCrossEntropy(_class_labels("softmax_cross_entropy", x, t))(x)
+
+
+_CLIP_LOW: Final = 1e-15
+"""DeZero's lower clip of the probabilities in softmax_cross_entropy_simple (log(0) is -inf)."""
+
+
+def softmax_cross_entropy_simple(x: Variable | Arr, t: IntArr) -> Variable:
+    """``-sum(log(clip(softmax(x), 1e-15, 1))[i, t[i]]) / N`` composed from primitives, as the book
+    first writes it: the values and derivatives of :func:`softmax_cross_entropy` (same arguments and
+    errors) while every probability is above 1e-15; below it, the clip caps the loss at about 34.5
+    per row and its gradient is 0.
+    """
+    check_operand("softmax_cross_entropy_simple", x)
+    x = to_variable("softmax_cross_entropy_simple", x, "x")
+    labels = _class_labels("softmax_cross_entropy_simple", x, t)
+    n = len(x)
+    log_p = log(clip(softmax(x, axis=1), _CLIP_LOW, 1.0))
+    return -reduce_sum(get_item(log_p, (np.arange(n), labels))) / float(n)
 
 
 @final

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, final
+from collections.abc import Sequence
+from typing import ClassVar, TypeAlias, final
 
 import numpy as np
 from typing_extensions import override
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import Arr, Axis
+from typed_dezero._typing import Arr
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import ShapeError
@@ -16,6 +17,9 @@ from typed_dezero.functions._util import as_f64, keepdims_shape, normalize_axis
 from typed_dezero.functions.shape import broadcast_to, reshape
 
 __all__ = ["average", "max", "mean", "min", "sum"]
+
+AxisArg: TypeAlias = int | Sequence[int] | None
+"""A reduction's `axis`: an int, a tuple or list of ints (negative allowed), or None for all axes."""
 
 
 def _expand_back(gy: Variable, x_shape: tuple[int, ...], axes: tuple[int, ...]) -> Variable:
@@ -47,8 +51,8 @@ class Sum(UnaryFunction):
 
 
 @typechecked
-def sum(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
-    """Sum of `x` over `axis` (an int, a tuple of ints, negative allowed, or None for all axes).
+def sum(x: Variable | Arr, axis: AxisArg = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+    """Sum of `x` over `axis` (an int, a tuple or list of ints, negative allowed, or None for all).
 
     Examples:
         >>> import numpy as np
@@ -93,7 +97,7 @@ class Mean(UnaryFunction):
 
 
 @typechecked
-def mean(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:
+def mean(x: Variable | Arr, axis: AxisArg = None, keepdims: bool = False) -> Variable:
     """Mean of `x` over `axis` (as :func:`sum`), finite whenever the values are (a sum that would
     overflow is taken over the scaled values). Raises ShapeError for an empty reduction.
 
@@ -169,7 +173,7 @@ class Min(_Extremum):
 
 
 @typechecked
-def max(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+def max(x: Variable | Arr, axis: AxisArg = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
     """Maximum of `x` over `axis`. Where several elements tie for the maximum, each receives an equal
     share of the gradient (the shares of one reduced slice sum to its incoming gradient).
 
@@ -188,7 +192,7 @@ def max(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variabl
 
 
 @typechecked
-def min(x: Variable | Arr, axis: Axis = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
+def min(x: Variable | Arr, axis: AxisArg = None, keepdims: bool = False) -> Variable:  # noqa: A001 - DeZero's name
     """Minimum of `x` over `axis`; ties share the gradient as in :func:`max`.
 
     Examples:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Final, final
 
 import numpy as np
@@ -21,7 +22,7 @@ from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 from typed_dezero.functions._util import as_f64
 from typed_dezero.functions.shape import get_item, reshape
 
-__all__ = ["batch_norm", "clip", "dropout", "embed_id"]
+__all__ = ["batch_norm", "batch_nrom", "clip", "dropout", "embed_id"]
 
 _default_rng: Final = np.random.default_rng()
 """dropout's own generator when none is given: NumPy's global random state is never touched."""
@@ -281,6 +282,24 @@ def batch_norm(  # noqa: PLR0917 - DeZero's positional signature
     y = normalize(x, gamma, beta)
     normalize.commit()
     return y
+
+
+def batch_nrom(  # noqa: PLR0917 - DeZero's positional signature
+    x: Variable | Arr,
+    gamma: Variable | Arr,
+    beta: Variable | Arr,
+    mean: Arr,
+    var: Arr,
+    momentum: float = 0.9,
+    eps: float = 2e-5,
+) -> Variable:
+    """Deprecated: DeZero's misspelt alias of :func:`batch_norm`; warns, then calls it."""
+    warnings.warn(
+        "batch_nrom is DeZero's misspelling of batch_norm and is deprecated: use batch_norm",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return batch_norm(x, gamma, beta, mean, var, momentum, eps)
 
 
 def _check_ids(x: object) -> None:

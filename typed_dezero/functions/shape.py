@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, final
 
 import numpy as np
@@ -23,7 +24,7 @@ from typed_dezero._typing import (
 from typed_dezero.core.function import UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroIndexError, DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._util import check_shape, normalize_axis, sum_to_array
+from typed_dezero.functions._util import check_shape, int_tuple, normalize_axis, sum_to_array
 
 __all__ = ["broadcast_to", "expand_dims", "flatten", "get_item", "reshape", "squeeze", "sum_to", "transpose"]
 
@@ -53,9 +54,9 @@ class Reshape(UnaryFunction):
 
 
 @typechecked
-def reshape(x: Variable | Arr, shape: Shape) -> Variable:
-    """`x` with a new `shape` of the same size (one entry may be -1). Returns `x` itself when the
-    shape is unchanged. Raises ShapeError when the sizes differ.
+def reshape(x: Variable | Arr, shape: Sequence[int]) -> Variable:
+    """`x` with a new `shape` (a tuple or list of ints) of the same size (one entry may be -1).
+    Returns `x` itself when the shape is unchanged. Raises ShapeError when the sizes differ.
 
     Examples:
         >>> import numpy as np
@@ -74,9 +75,7 @@ def reshape(x: Variable | Arr, shape: Shape) -> Variable:
         typed_dezero.errors.ShapeError: reshape: cannot reshape an array of shape (6,) (size 6) into ...
     """
     x = to_variable("reshape", x, "x")
-    if not all(is_int(n) for n in shape):  # the runtime checker looks at one item of a tuple only
-        msg = f"reshape: shape must be a tuple of ints, got {shape!r}"
-        raise DezeroTypeError(msg)
+    shape = int_tuple("reshape", "shape", shape)  # the runtime checker looks at one item only
     if x.shape == shape:
         return x
     return Reshape(shape)(x)
@@ -104,8 +103,9 @@ class Transpose(UnaryFunction):
 
 
 @typechecked
-def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
-    """Permute the axes of `x`; ``axes=None`` reverses them. Negative axes count from the end.
+def transpose(x: Variable | Arr, axes: Sequence[int] | None = None) -> Variable:
+    """Permute the axes of `x` (`axes` a tuple or list of ints); ``axes=None`` reverses them.
+    Negative axes count from the end.
     Raises ValueError unless `axes` is a permutation of ``range(x.ndim)``.
 
     Examples:
@@ -117,6 +117,7 @@ def transpose(x: Variable | Arr, axes: Shape | None = None) -> Variable:
     """
     x = to_variable("transpose", x, "x")
     if axes is not None:
+        axes = int_tuple("transpose", "axes", axes)
         if len(axes) != x.ndim:
             msg = f"transpose: axes {axes} do not match an array of ndim {x.ndim} (shape {x.shape})"
             raise DezeroValueError(msg)
@@ -337,9 +338,9 @@ class BroadcastTo(UnaryFunction):
 
 
 @typechecked
-def broadcast_to(x: Variable | Arr, shape: Shape) -> Variable:
-    """`x` broadcast to `shape` (NumPy rules); the gradient sums back. Returns `x` itself when the
-    shape is unchanged; raises ShapeError when the shapes do not broadcast.
+def broadcast_to(x: Variable | Arr, shape: Sequence[int]) -> Variable:
+    """`x` broadcast to `shape` (a tuple or list of ints; NumPy rules); the gradient sums back.
+    Returns `x` itself when the shape is unchanged; raises ShapeError when the shapes do not broadcast.
 
     Examples:
         >>> import numpy as np
@@ -377,9 +378,10 @@ class SumTo(UnaryFunction):
 
 
 @typechecked
-def sum_to(x: Variable | Arr, shape: Shape) -> Variable:
-    """Sum `x` down to `shape`, the inverse of broadcasting: ``shape`` must broadcast to ``x.shape``.
-    Returns `x` itself when the shape is unchanged; raises ShapeError otherwise.
+def sum_to(x: Variable | Arr, shape: Sequence[int]) -> Variable:
+    """Sum `x` down to `shape` (a tuple or list of ints), the inverse of broadcasting: ``shape``
+    must broadcast to ``x.shape``. Returns `x` itself when the shape is unchanged; raises ShapeError
+    otherwise.
 
     Examples:
         >>> import numpy as np
