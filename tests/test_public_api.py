@@ -48,6 +48,16 @@ def test_dezero_names_are_at_the_top_level() -> None:
         assert name in typed_dezero.__all__
 
 
+def test_is_simple_core_and_the_core_simple_import_path() -> None:
+    from typed_dezero import core_simple
+
+    assert typed_dezero.is_simple_core is False
+    assert core_simple.Variable is typed_dezero.Variable
+    assert core_simple.Function is typed_dezero.Function
+    for name in core_simple.__all__:
+        assert getattr(core_simple, name) is getattr(typed_dezero, name)
+
+
 def _run(code: str, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

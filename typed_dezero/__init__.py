@@ -83,6 +83,9 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
+is_simple_core: Final = False
+"""DeZero's switch between ``core_simple`` and ``core``; typed_dezero has one core (False)."""
+
 __all__ = [
     "RUNTIME_CHECKS",
     "AnomalyError",
@@ -116,6 +119,7 @@ __all__ = [
     "datasets",
     "detect_anomaly",
     "functions",
+    "is_simple_core",
     "layers",
     "models",
     "no_grad",

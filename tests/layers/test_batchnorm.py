@@ -144,3 +144,17 @@ def test_wrong_input_ndim() -> None:
     ):
         bn(np.ones((2, 3, 4)))
     assert bn.uninitialized() == ["gamma", "beta", "avg_mean", "avg_var"]
+
+
+def test_avg_mean_and_avg_var_are_dezero_names_for_the_running_stats() -> None:
+    bn = L.BatchNorm()
+    with pytest.raises(UninitializedParameterError, match=r"avg_mean is created at the layer.s first call"):
+        _ = bn.avg_mean
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        bn(rng.standard_normal((4, 2)))
+    np.testing.assert_array_equal(bn.avg_mean.data, bn.state("avg_mean"))
+    np.testing.assert_array_equal(bn.avg_var.data, bn.state("avg_var"))
+    assert bn.avg_mean.name == "avg_mean"
+    assert bn.avg_var.name == "avg_var"
+    assert not np.array_equal(bn.avg_var.data, np.ones(2))

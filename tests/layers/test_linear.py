@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import typed_dezero.layers as L
-from typed_dezero import DezeroValueError, Parameter, ShapeError, Variable
+from typed_dezero import DezeroTypeError, DezeroValueError, Parameter, ShapeError, Variable
 from typed_dezero.layers import UninitializedParameterError
+from typed_dezero.layers._init import DTypeArg
 from typed_dezero.utils import gradient_check
 
 from .helpers import check_param_grads
@@ -113,3 +114,38 @@ def test_wrong_inputs_are_shape_errors() -> None:
     lin = L.Linear(2, in_size=3)
     with pytest.raises(ShapeError, match=r"x\.shape\[-1\] must equal W\.shape\[0\].*x\.shape=\(4, 5\)"):
         lin(np.ones((4, 5)))
+
+
+def _linear(dtype: DTypeArg) -> L.Linear:
+    return L.Linear(3, False, dtype, 2)  # DeZero's positional order: out_size, nobias, dtype, in_size
+
+
+def _conv(dtype: DTypeArg) -> L.Conv2d:
+    return L.Conv2d(2, 3, 1, 0, False, dtype, 1)
+
+
+def _deconv(dtype: DTypeArg) -> L.Deconv2d:
+    return L.Deconv2d(2, 3, 1, 0, False, dtype, 1)
+
+
+MAKERS = [_linear, _conv, _deconv]
+
+
+@pytest.mark.parametrize("dtype", [None, np.float64, np.dtype(np.float64)])
+@pytest.mark.parametrize("make", MAKERS)
+def test_dtype_float64_is_accepted_in_dezero_position(
+    dtype: DTypeArg, make: Callable[[DTypeArg], L.Linear | L.Conv2d | L.Deconv2d]
+) -> None:
+    layer = make(dtype)
+    assert [p.data.dtype for p in layer.params()] == [np.float64, np.float64]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.dtype(np.float32), np.int64])
+@pytest.mark.parametrize("make", MAKERS)
+def test_dtype_other_than_float64_is_refused_with_the_fix(
+    dtype: DTypeArg, make: Callable[[DTypeArg], L.Linear | L.Conv2d | L.Deconv2d]
+) -> None:
+    with pytest.raises(
+        DezeroTypeError, match=r"typed_dezero is float64 only.*pass dtype=np.float64 or omit it"
+    ):
+        make(dtype)

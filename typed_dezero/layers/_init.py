@@ -4,6 +4,7 @@ size checks."""
 from __future__ import annotations
 
 import math
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -11,6 +12,20 @@ from typed_dezero._typing import Arr, Shape, describe, is_int, too_large
 from typed_dezero.errors import DezeroTypeError, DezeroValueError
 
 _default_rng = np.random.default_rng()
+
+DTypeArg: TypeAlias = type[np.generic] | np.dtype[Any] | None
+"""A layer's DeZero-compatible `dtype` argument; only float64 (or None) is accepted at run time."""
+
+
+def check_dtype(where: str, dtype: DTypeArg) -> None:
+    """Raise DezeroTypeError unless `dtype` is None, np.float64 or np.dtype(np.float64)."""
+    if dtype is None or dtype is np.float64 or (isinstance(dtype, np.dtype) and dtype == np.float64):
+        return
+    msg = (
+        f"{where}: typed_dezero is float64 only, got dtype={dtype!r} (DeZero's default is np.float32); "
+        "pass dtype=np.float64 or omit it"
+    )
+    raise DezeroTypeError(msg)
 
 
 def generator(rng: np.random.Generator | None) -> np.random.Generator:

@@ -12,7 +12,14 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.variable import Parameter, Variable, to_variable
 from typed_dezero.errors import DezeroValueError, ShapeError
-from typed_dezero.layers._init import check_fits, check_positive, generator, scaled_normal
+from typed_dezero.layers._init import (
+    DTypeArg,
+    check_dtype,
+    check_fits,
+    check_positive,
+    generator,
+    scaled_normal,
+)
 from typed_dezero.layers.layer import Layer
 from typed_dezero.utils import pair
 
@@ -130,11 +137,13 @@ class Conv2d(_Convolution):
         stride: IntPair = 1,
         pad: IntPair = 0,
         nobias: bool = False,
+        dtype: DTypeArg = None,
         in_channels: int | None = None,
         *,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_dtype(type(self).__name__, dtype)
         self._setup(out_channels, kernel_size, stride, pad, nobias, in_channels, rng)
 
 
@@ -161,9 +170,11 @@ class Deconv2d(_Convolution):
         stride: IntPair = 1,
         pad: IntPair = 0,
         nobias: bool = False,
+        dtype: DTypeArg = None,
         in_channels: int | None = None,
         *,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_dtype(type(self).__name__, dtype)
         self._setup(out_channels, kernel_size, stride, pad, nobias, in_channels, rng)

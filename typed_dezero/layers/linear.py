@@ -12,7 +12,14 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
 from typed_dezero.core.variable import Parameter, Variable, to_variable
 from typed_dezero.errors import ShapeError
-from typed_dezero.layers._init import check_fits, check_positive, generator, scaled_normal
+from typed_dezero.layers._init import (
+    DTypeArg,
+    check_dtype,
+    check_fits,
+    check_positive,
+    generator,
+    scaled_normal,
+)
 from typed_dezero.layers.layer import Layer
 
 __all__ = ["Linear"]
@@ -46,11 +53,13 @@ class Linear(Layer[[Variable | Arr], Variable]):
         self,
         out_size: int,
         nobias: bool = False,
+        dtype: DTypeArg = None,
         in_size: int | None = None,
         *,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_dtype("Linear", dtype)
         check_positive("Linear", out_size=out_size, in_size=in_size)
         check_fits("Linear", "b (out_size,)", (out_size,))
         self.out_size = out_size

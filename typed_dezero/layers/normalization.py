@@ -84,6 +84,19 @@ class BatchNorm(Layer[[Variable | Arr], Variable]):
         self._init_params(x.shape[1])  # undone if the call fails (see Layer.__call__)
         return self._normalize(x)
 
+    @property
+    def avg_mean(self) -> Variable:
+        """DeZero's name for the running mean: a Variable over ``state("avg_mean")`` (read ``.data``).
+
+        Raises UninitializedParameterError before the first call (unless `channels` was given).
+        """
+        return Variable(self.state("avg_mean"), name="avg_mean")
+
+    @property
+    def avg_var(self) -> Variable:
+        """DeZero's name for the running variance: a Variable over ``state("avg_var")``."""
+        return Variable(self.state("avg_var"), name="avg_var")
+
     def _normalize(self, x: Variable) -> Variable:
         return F.batch_norm(
             x, self.gamma, self.beta, self.state("avg_mean"), self.state("avg_var"), self.momentum, self.eps
