@@ -1,4 +1,5 @@
-"""Weights files: .npz archives written atomically, read without ever unpickling, within bounds.
+"""Weights files: .npz archives and safetensors files written atomically, read without ever
+unpickling, within bounds.
 
 ``save_npz`` writes to a temporary file in the folder of the file it replaces (the file a symbolic
 link names, as ``open(path, "w")`` would write it), flushes and fsyncs it, gives it the replaced
@@ -11,6 +12,12 @@ truncated, corrupt or foreign file as :class:`WeightsFileError`. Given the array
 shapes with None for the dimensions a lazy layer takes from the file, dtype kinds), it refuses a
 file that does not hold exactly those before reading any array's data, so a small file can never
 make it allocate or inflate more than the model needs.
+
+``save_safetensors`` / ``load_safetensors`` keep the same promises for the safetensors format
+(float64 "F64" tensors only): the bytes the ``safetensors`` package makes are written by the same
+atomic replace, and loading parses and checks the header itself, against the same expected arrays,
+before allocating anything. ``save_weights_file`` / ``load_weights_file`` pick the format from an
+argument or the file name's suffix (".safetensors"; anything else is .npz).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import ast
 import contextlib
 import errno
 import io
+import json
 import math
 import os
 import re
@@ -27,18 +35,30 @@ import secrets
 import stat
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Final, TypeGuard
+from functools import partial
+from typing import IO, Any, Final, Literal, NamedTuple, TypeAlias, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 
 from typed_dezero._checking import typechecked
-from typed_dezero._typing import describe, is_int, too_large
+from typed_dezero._typing import Arr, describe, is_int, too_large
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, WeightsFileError
 
-__all__ = ["ArraySpec", "WeightsFileError", "load_npz", "save_npz"]
+__all__ = [
+    "ArraySpec",
+    "WeightsFileError",
+    "WeightsFormat",
+    "load_npz",
+    "load_safetensors",
+    "load_weights_file",
+    "save_npz",
+    "save_safetensors",
+    "save_weights_file",
+    "weights_format",
+]
 
 _SUFFIX: Final = ".npy"
 _MAGIC: Final = b"\x93NUMPY"
@@ -174,20 +194,20 @@ def _is_dict(x: object) -> TypeGuard[dict[object, object]]:
 # -- saving ---------------------------------------------------------------------------------------
 
 
-def _check_arrays(arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+def _check_arrays(arrays: Mapping[str, npt.NDArray[Any]], where: str = "save_npz") -> None:
     if not _is_mapping(arrays):  # checked by hand too: a failure must leave no file behind
-        msg = f"save_npz: arrays must be a mapping of str to numpy arrays, got {describe(arrays)}"
+        msg = f"{where}: arrays must be a mapping of str to numpy arrays, got {describe(arrays)}"
         raise DezeroTypeError(msg)
     for key, value in arrays.items():
         if type(key) is not str or not key:
-            msg = f"save_npz: keys must be non-empty str, got {describe(key)}"
+            msg = f"{where}: keys must be non-empty str, got {describe(key)}"
             raise DezeroValueError(msg)
         if not _is_ndarray(value):
-            msg = f"save_npz: arrays[{key!r}] must be a numpy.ndarray, got {describe(value)}"
+            msg = f"{where}: arrays[{key!r}] must be a numpy.ndarray, got {describe(value)}"
             raise DezeroTypeError(msg)
         if value.dtype.hasobject:
             msg = (
-                f"save_npz: arrays[{key!r}] has dtype {value.dtype}; object arrays would need pickle, "
+                f"{where}: arrays[{key!r}] has dtype {value.dtype}; object arrays would need pickle, "
                 "which weights files never use"
             )
             raise DezeroTypeError(msg)
@@ -348,6 +368,37 @@ def _sync_folder(folder: str) -> None:
         raise
 
 
+def _replace(name: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Atomically replace the file `name` (its symbolic links followed) with what `write` writes."""
+    target = _link_target(name)
+    folder, base = os.path.split(target)
+    mode = _existing_mode(target)
+    temp = os.path.join(folder, _temporary_name(folder, base))
+    # The temporary file is a Python file object from its creation on: should an interrupt drop it
+    # before it is stored, the object's finalizer closes the descriptor (and _discard removes the file).
+    try:
+        file = open(temp, "xb")  # noqa: SIM115 - closed below or by _discard
+    except FileExistsError:
+        raise  # another file has the random name: not ours to remove
+    except BaseException:
+        _discard(None, temp, None)
+        raise
+    ident = None
+    try:
+        ident = _identity(os.fstat(file.fileno()))
+        if mode is not None:
+            os.chmod(file.fileno() if os.chmod in os.supports_fd else temp, mode)
+        write(file)
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
+        os.replace(temp, target)
+    except BaseException:
+        _discard(file, temp, ident)
+        raise
+    _sync_folder(folder)
+
+
 @typechecked
 def save_npz(
     path: str | os.PathLike[str], arrays: Mapping[str, npt.NDArray[Any]], *, compress: bool = True
@@ -372,33 +423,7 @@ def save_npz(
     """
     name = _fspath("save_npz", path)
     _check_arrays(arrays)
-    target = _link_target(name)
-    folder, base = os.path.split(target)
-    mode = _existing_mode(target)
-    temp = os.path.join(folder, _temporary_name(folder, base))
-    # The temporary file is a Python file object from its creation on: should an interrupt drop it
-    # before it is stored, the object's finalizer closes the descriptor (and _discard removes the file).
-    try:
-        file = open(temp, "xb")  # noqa: SIM115 - closed below or by _discard
-    except FileExistsError:
-        raise  # another file has the random name: not ours to remove
-    except BaseException:
-        _discard(None, temp, None)
-        raise
-    ident = None
-    try:
-        ident = _identity(os.fstat(file.fileno()))
-        if mode is not None:
-            os.chmod(file.fileno() if os.chmod in os.supports_fd else temp, mode)
-        _write_archive(file, arrays, compress)
-        file.flush()
-        os.fsync(file.fileno())
-        file.close()
-        os.replace(temp, target)
-    except BaseException:
-        _discard(file, temp, ident)
-        raise
-    _sync_folder(folder)
+    _replace(name, partial(_write_archive, arrays=arrays, compress=compress))
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -445,13 +470,17 @@ def _member_keys(infos: list[zipfile.ZipInfo], specs: Mapping[str, ArraySpec] | 
             msg = f"member {member!r} appears twice"
             raise _UnreadableError(msg)
         keys.append(key)
+    _check_keys(keys, specs)
+    return keys
+
+
+def _check_keys(keys: list[str], specs: Mapping[str, ArraySpec] | None) -> None:
     if specs is not None:
         missing = [key for key, spec in specs.items() if spec.required and key not in keys]
         unexpected = sorted(key for key in keys if key not in specs)
         if missing or unexpected:
             msg = f"its arrays are not the expected ones: missing {missing}, unexpected {unexpected}"
             raise _UnreadableError(msg)
-    return keys
 
 
 def _check_entry(info: zipfile.ZipInfo, size: int) -> None:
@@ -542,6 +571,14 @@ def _fits(shape: tuple[int, ...], template: tuple[int | None, ...]) -> bool:
     )
 
 
+def _check_shape(key: str, shape: tuple[int, ...], spec: ArraySpec) -> None:
+    if not _fits(shape, spec.shape):
+        like = tuple("?" if d is None else d for d in spec.shape)
+        wanted = f"a shape like {like} ('?' at least 1)" if None in spec.shape else f"{spec.shape}"
+        msg = f"{key!r} has shape {shape}, expected {wanted}"
+        raise _UnfitError(msg)
+
+
 def _check_declared(
     key: str, member: str, shape: tuple[int, ...], dtype: np.dtype[Any], spec: ArraySpec | None
 ) -> None:
@@ -560,11 +597,7 @@ def _check_declared(
             words = " or ".join(_KINDS[k][0] for k in spec.kinds)
             msg = f"{key!r} has dtype {dtype}, expected {words} array"
             raise _UnfitError(msg)
-        if not _fits(shape, spec.shape):
-            like = tuple("?" if d is None else d for d in spec.shape)
-            wanted = f"a shape like {like} ('?' at least 1)" if None in spec.shape else f"{spec.shape}"
-            msg = f"{key!r} has shape {shape}, expected {wanted}"
-            raise _UnfitError(msg)
+        _check_shape(key, shape, spec)
     if len(shape) > _MAX_DIMS or too_large(shape):  # NumPy would refuse it (a lazy layer's constructor too)
         msg = f"member {member!r} declares shape {shape}, too large for any array"
         raise _UnreadableError(msg)
@@ -617,6 +650,19 @@ def _read_archive(content: bytes, specs: Mapping[str, ArraySpec] | None) -> dict
     return arrays
 
 
+def _read_bounded(name: str, limit: int | None) -> bytes:
+    # Read the bytes first: OSErrors then come from the disk only, never from seeks to offsets
+    # that a corrupt header made up. Never more than the limit (and a byte, to see it exceeded).
+    with open(name, "rb") as file:
+        return file.read() if limit is None else file.read(min(os.fstat(file.fileno()).st_size, limit) + 1)
+
+
+def _check_size(content: bytes, limit: int | None) -> None:
+    if limit is not None and len(content) > limit:
+        msg = f"it is larger than any file holding the expected arrays can be ({limit} bytes)"
+        raise _UnreadableError(msg)
+
+
 @typechecked
 def load_npz(
     path: str | os.PathLike[str],
@@ -648,14 +694,9 @@ def load_npz(
     name = _fspath(where, path)
     specs = _check_expected(where, expected)
     limit = None if specs is None else _file_limit(specs)
-    # Read the bytes first: OSErrors then come from the disk only, never from seeks to offsets
-    # that a corrupt header made up. Never more than the limit (and a byte, to see it exceeded).
-    with open(name, "rb") as file:
-        content = file.read() if limit is None else file.read(min(os.fstat(file.fileno()).st_size, limit) + 1)
+    content = _read_bounded(name, limit)
     try:
-        if limit is not None and len(content) > limit:
-            msg = f"it is larger than any file holding the expected arrays can be ({limit} bytes)"
-            raise _UnreadableError(msg)
+        _check_size(content, limit)
         return _read_archive(content, specs)
     except _UnfitError as error:
         msg = f"{where}: {name!r} does not fit: {error}"
@@ -664,3 +705,301 @@ def load_npz(
         detail = str(error) if isinstance(error, _UnreadableError) else f"{type(error).__name__}: {error}"
         msg = f"{where}: {name!r} is not a readable .npz weights file ({detail})"
         raise WeightsFileError(msg) from error
+
+
+# -- safetensors ----------------------------------------------------------------------------------
+
+WeightsFormat: TypeAlias = Literal["npz", "safetensors"]
+"""The weights file formats: NumPy's .npz archive, or Hugging Face's safetensors."""
+
+_FORMATS: Final = ("npz", "safetensors")
+_ST_SUFFIX: Final = ".safetensors"
+_ST_EXTRA: Final = "pip install 'typed_dezero[safetensors]'"
+_ST_DTYPE: Final = "F64"
+_ST_METADATA: Final = "__metadata__"
+_ST_MAX_HEADER: Final = 100_000_000
+"""The longest safetensors header read when no arrays are expected (the safetensors package's own limit)."""
+_ST_HEADER_SLACK: Final = 1 << 16
+"""Header bytes allowed beyond the expected tensors' entries: the metadata, spacing, padding."""
+_ST_ENTRY: Final = 128
+"""The bytes of one header entry besides its name and shape: ``{"dtype":"F64","shape":[],
+"data_offsets":[<20 digits>,<20 digits>]},``."""
+
+
+def weights_format(
+    where: str,
+    path: str | os.PathLike[str],
+    format: WeightsFormat | None,  # noqa: A002 - the name save_weights/load_weights take
+) -> WeightsFormat:
+    """The format of the weights file `path`: `format` when given, else ``"safetensors"`` for a name
+    ending in ".safetensors" (in any case), else ``"npz"``."""
+    name = _fspath(where, path)
+    if format is None:
+        return "safetensors" if name.lower().endswith(_ST_SUFFIX) else "npz"
+    if format not in _FORMATS:  # checked by hand too: the runtime checker may be off
+        msg = f"{where}: format must be 'npz', 'safetensors' or None, got {format!r}"
+        raise DezeroValueError(msg)
+    return format
+
+
+def _safetensors_save() -> Callable[[dict[str, Arr]], bytes]:
+    try:
+        from safetensors.numpy import save
+    except ImportError as error:
+        msg = f"writing safetensors files needs the safetensors package: {_ST_EXTRA}"
+        raise ImportError(msg, name="safetensors") from error
+    return save
+
+
+@typechecked
+def save_safetensors(path: str | os.PathLike[str], arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Write `arrays` to the safetensors file `path`, atomically, as :func:`save_npz` writes .npz files.
+
+    Arguments:
+        path: the file to write, used exactly as given (no suffix is appended); links are followed
+            and permissions kept as by :func:`save_npz`.
+        arrays: name -> float64 array (any floating dtype of 8 bytes, any memory layout; written as
+            little-endian C-order "F64" tensors); names are non-empty strings ("/" is allowed) other
+            than "__metadata__".
+
+    The bytes are made in memory by the ``safetensors`` package (the ``safetensors`` extra:
+    ``pip install 'typed_dezero[safetensors]'``), then written through the same temporary file,
+    fsync and rename as :func:`save_npz`: on any error or interrupt the previous file is kept.
+
+    Errors: ImportError naming the extra when safetensors is not installed; TypeError for a
+    non-array or an array of another dtype; ValueError for an empty or reserved name; OSError from
+    the file system. Nothing is written before these checks pass.
+    """
+    where = "save_safetensors"
+    name = _fspath(where, path)
+    _check_arrays(arrays, where)
+    tensors: dict[str, Arr] = {}
+    for key, value in arrays.items():
+        if key == _ST_METADATA:
+            msg = f"{where}: the name {_ST_METADATA!r} is reserved for the file's metadata"
+            raise DezeroValueError(msg)
+        if value.dtype.kind != "f" or value.dtype.itemsize != 8:
+            msg = (
+                f"{where}: arrays[{key!r}] has dtype {value.dtype}; weights files hold float64 (F64) tensors"
+            )
+            raise DezeroTypeError(msg)
+        tensors[key] = np.asarray(value, dtype=np.float64, order="C")  # safetensors needs C order
+    content = _safetensors_save()(tensors)
+    _replace(name, partial(_write_bytes, content=content))
+
+
+def _write_bytes(file: IO[bytes], content: bytes) -> None:
+    file.write(content)
+
+
+def _st_header_limit(specs: Mapping[str, ArraySpec] | None) -> int:
+    """The longest header a file holding the arrays of `specs` has, written compactly as safetensors
+    writes it (a character of a name takes at most 12 bytes, as a JSON escaped surrogate pair; a
+    size at most 20 digits and a comma)."""
+    if specs is None:
+        return _ST_MAX_HEADER
+    entries = (_ST_ENTRY + 12 * len(key) + 21 * len(spec.shape) for key, spec in specs.items())
+    return _ST_HEADER_SLACK + sum(entries)
+
+
+def _st_file_limit(specs: Mapping[str, ArraySpec], header_limit: int) -> int | None:
+    """The largest file that can hold the arrays of `specs`; None when a size is open (lazy)."""
+    total = 8 + header_limit
+    for spec in specs.values():
+        if None in spec.shape:
+            return None
+        total += 8 * math.prod(d or 0 for d in spec.shape)
+    return total
+
+
+def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            msg = f"the name {key!r} appears twice"
+            raise ValueError(msg)
+        result[key] = value
+    return result
+
+
+def _no_constant(word: str) -> object:
+    msg = f"{word} is not JSON"
+    raise ValueError(msg)
+
+
+def _is_list(x: object) -> TypeGuard[list[object]]:
+    return isinstance(x, list)
+
+
+def _st_header(content: bytes, limit: int) -> tuple[int, dict[str, object]]:
+    """The header's length and its JSON object, read (never more than `limit` bytes) and parsed."""
+    if len(content) < 8:
+        msg = f"it holds {len(content)} bytes, fewer than the 8 of a safetensors header's length"
+        raise _UnreadableError(msg)
+    length = int.from_bytes(content[:8], "little")
+    if length > limit:
+        msg = f"it declares a {length}-byte header; at most {limit} are read"
+        raise _UnreadableError(msg)
+    if 8 + length > len(content):
+        msg = f"it ends inside its {length}-byte header"
+        raise _UnreadableError(msg)
+    try:
+        text = content[8 : 8 + length].decode("utf-8")
+        header: object = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        msg = f"its header is not JSON ({type(error).__name__}: {error})"
+        raise _UnreadableError(msg) from error
+    if not _is_dict(header):
+        msg = f"its header is not a JSON object but {type(header).__name__}"
+        raise _UnreadableError(msg)
+    return length, {str(key): value for key, value in header.items()}
+
+
+class _Tensor(NamedTuple):
+    key: str
+    dtype: object
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+
+def _st_entries(header: Mapping[str, object]) -> list[_Tensor]:
+    """The tensors the header describes; refuses anything but safetensors' own fields and types."""
+    tensors: list[_Tensor] = []
+    for key, entry in header.items():
+        if key == _ST_METADATA:
+            if not (_is_dict(entry) and all(type(v) is str for v in entry.values())):
+                msg = f"its {_ST_METADATA!r} is not an object of strings"
+                raise _UnreadableError(msg)
+            continue
+        if not (_is_dict(entry) and set(entry) == {"dtype", "shape", "data_offsets"}):
+            msg = f"tensor {key!r} is not described by exactly dtype, shape and data_offsets"
+            raise _UnreadableError(msg)
+        shape, offsets = entry["shape"], entry["data_offsets"]
+        if not (_is_list(shape) and all(is_int(n) and n >= 0 for n in shape)):
+            msg = f"tensor {key!r} declares the invalid shape {shape!r}"
+            raise _UnreadableError(msg)
+        if not (_is_list(offsets) and len(offsets) == 2 and all(is_int(n) and n >= 0 for n in offsets)):
+            msg = f"tensor {key!r} declares the invalid data_offsets {offsets!r}"
+            raise _UnreadableError(msg)
+        dims = tuple(n for n in shape if is_int(n))
+        start, end = (n for n in offsets if is_int(n))
+        tensors.append(_Tensor(key, entry["dtype"], dims, start, end))
+    return tensors
+
+
+def _st_check(tensors: list[_Tensor], specs: Mapping[str, ArraySpec] | None, data_size: int) -> None:
+    """Refuse, from the header alone, tensors that are unsupported, unexpected, impossible, or whose
+    bytes overlap, leave gaps or are not exactly the file's data."""
+    _check_keys([t.key for t in tensors], specs)
+    for t in tensors:
+        if t.dtype != _ST_DTYPE:
+            msg = f"{t.key!r} has dtype {t.dtype!r}, expected {_ST_DTYPE!r} (float64)"
+            raise _UnfitError(msg)
+        if specs is not None:
+            _check_shape(t.key, t.shape, specs[t.key])
+        if len(t.shape) > _MAX_DIMS or too_large(t.shape):
+            msg = f"tensor {t.key!r} declares shape {t.shape}, too large for any array"
+            raise _UnreadableError(msg)
+        size = 8 * math.prod(t.shape)
+        if t.end - t.start != size:
+            msg = (
+                f"tensor {t.key!r} declares data_offsets [{t.start}, {t.end}], but shape {t.shape} "
+                f"of F64 takes {size} bytes"
+            )
+            raise _UnreadableError(msg)
+    position = 0
+    for t in sorted(tensors, key=lambda t: (t.start, t.end)):
+        if t.start != position:
+            msg = f"tensor {t.key!r} starts at data byte {t.start}, not {position} (overlap or gap)"
+            raise _UnreadableError(msg)
+        position = t.end
+    if position != data_size:
+        msg = f"its tensors take {position} bytes, but {data_size} follow the header"
+        raise _UnreadableError(msg)
+
+
+def _read_safetensors(content: bytes, specs: Mapping[str, ArraySpec] | None) -> dict[str, Arr]:
+    length, header = _st_header(content, _st_header_limit(specs))
+    tensors = _st_entries(header)
+    start = 8 + length
+    _st_check(tensors, specs, len(content) - start)
+    # Every size is now backed by the file's own bytes. astype copies: the arrays are writable,
+    # native-endian and share nothing with the file's bytes.
+    return {
+        t.key: np.frombuffer(content, dtype="<f8", count=math.prod(t.shape), offset=start + t.start)
+        .astype(np.float64)
+        .reshape(t.shape)
+        for t in tensors
+    }
+
+
+@typechecked
+def load_safetensors(
+    path: str | os.PathLike[str],
+    *,
+    expected: Mapping[str, ArraySpec] | None = None,
+    where: str = "load_safetensors",
+) -> dict[str, Arr]:
+    """Read every tensor of the safetensors file `path` into memory (name -> float64 array).
+
+    Arguments:
+        path: the file to read, used exactly as given.
+        expected: the arrays the file must hold, as for :func:`load_npz`; the dtype kinds of the
+            specs are not consulted: only float64 ("F64") tensors are read.
+        where: the operation named in error messages (``"Linear.load_weights"``).
+
+    The file is parsed by typed_dezero itself (no safetensors package needed, nothing executed):
+    an 8-byte little-endian header length, a JSON header of ``name -> {dtype, shape,
+    data_offsets}`` (and an optional ``__metadata__`` object of strings), then the tensors' bytes.
+    Everything is checked before any array is allocated: the header's length (bounded by what the
+    expected names and shapes need), its JSON (duplicate names refused), the names against
+    `expected`, each dtype ("F64" only), shape and size, and that the tensors' bytes neither overlap
+    nor leave gaps and fill the file exactly. Given fixed shapes, no more bytes are read than a file
+    holding them can have. The arrays returned are writable copies, owning their memory.
+
+    Errors: FileNotFoundError (and other OSErrors) from the file system; :class:`WeightsFileError`
+    (a ValueError): ``"<where>: '<path>' is not a readable .safetensors weights file (...)"``, or
+    ``"<where>: '<path>' does not fit: ..."`` for a tensor of another dtype or shape.
+    """
+    name = _fspath(where, path)
+    specs = _check_expected(where, expected)
+    limit = None if specs is None else _st_file_limit(specs, _st_header_limit(specs))
+    content = _read_bounded(name, limit)
+    try:
+        _check_size(content, limit)
+        return _read_safetensors(content, specs)
+    except _UnfitError as error:
+        msg = f"{where}: {name!r} does not fit: {error}"
+        raise WeightsFileError(msg) from error
+    except _UnreadableError as error:
+        msg = f"{where}: {name!r} is not a readable .safetensors weights file ({error})"
+        raise WeightsFileError(msg) from error
+
+
+# -- either format --------------------------------------------------------------------------------
+
+
+def save_weights_file(
+    where: str,
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, npt.NDArray[Any]],
+    format: WeightsFormat | None,  # noqa: A002 - the name save_weights takes
+) -> None:
+    """Write `arrays` to `path` in the format :func:`weights_format` picks."""
+    if weights_format(where, path, format) == "safetensors":
+        save_safetensors(path, arrays)
+    else:
+        save_npz(path, arrays)
+
+
+def load_weights_file(
+    where: str,
+    path: str | os.PathLike[str],
+    expected: Mapping[str, ArraySpec],
+    format: WeightsFormat | None,  # noqa: A002 - the name load_weights takes
+) -> dict[str, npt.NDArray[Any]]:
+    """Read the arrays of `path` in the format :func:`weights_format` picks (see the loaders)."""
+    if weights_format(where, path, format) == "safetensors":
+        return dict(load_safetensors(path, expected=expected, where=where))
+    return load_npz(path, expected=expected, where=where)

@@ -40,7 +40,8 @@ class DezeroIndexError(DezeroError, IndexError):
 
 
 class WeightsFileError(DezeroValueError):
-    """A weights file that is truncated, corrupt, not an .npz archive, or holds unsupported data."""
+    """A weights file (.npz or .safetensors) that is truncated, corrupt, not in the format it claims,
+    or holds unsupported data."""
 
 
 class DownloadError(DezeroError, OSError):

@@ -1,0 +1,1 @@
+"""Tests of exporting models and weights to other frameworks' formats."""
