@@ -37,8 +37,10 @@ from typed_dezero.errors import ShapeError as ShapeError
 from typed_dezero.errors import WeightsFileError as WeightsFileError
 
 if TYPE_CHECKING:
+    from typed_dezero import core_simple as core_simple
     from typed_dezero import dataloaders as dataloaders
     from typed_dezero import datasets as datasets
+    from typed_dezero import functions_conv as functions_conv
     from typed_dezero import layers as layers
     from typed_dezero import models as models
     from typed_dezero import optimizers as optimizers
@@ -52,8 +54,10 @@ if TYPE_CHECKING:
 # The training stack (layers, models, optimizers, data) is imported on first access: a program
 # that only differentiates functions does not pay for it in import time or memory.
 _LAZY: Final[dict[str, tuple[str, str | None]]] = {
+    "core_simple": ("typed_dezero.core_simple", None),
     "dataloaders": ("typed_dezero.dataloaders", None),
     "datasets": ("typed_dezero.datasets", None),
+    "functions_conv": ("typed_dezero.functions_conv", None),
     "layers": ("typed_dezero.layers", None),
     "models": ("typed_dezero.models", None),
     "optimizers": ("typed_dezero.optimizers", None),
@@ -115,10 +119,12 @@ __all__ = [
     "__version__",
     "as_array",
     "as_variable",
+    "core_simple",
     "dataloaders",
     "datasets",
     "detect_anomaly",
     "functions",
+    "functions_conv",
     "is_simple_core",
     "layers",
     "models",

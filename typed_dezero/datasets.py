@@ -9,10 +9,8 @@ No dataset touches NumPy's global random state: randomness comes from seeded loc
 from __future__ import annotations
 
 import gzip
-import hashlib
 import math
 import os
-import tempfile
 import urllib.parse
 import zlib
 from abc import ABC, abstractmethod
@@ -47,6 +45,7 @@ from typed_dezero.errors import (
     ShapeError,
 )
 from typed_dezero.transforms import Compose, Flatten, Normalize, ToFloat, Transform
+from typed_dezero.utils.download import default_cache_dir, fetch
 
 __all__ = [
     "MNIST",
@@ -390,12 +389,10 @@ _MNIST_FILES: Final = {
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _IMAGE_SHAPE: Final = (28, 28)
-_DOWNLOAD_TIMEOUT: Final = 60.0
-_CHUNK_SIZE: Final = 1 << 16
 
 
 def _default_root() -> Path:
-    return Path.home() / ".typed_dezero" / "mnist"
+    return default_cache_dir() / "mnist"
 
 
 def _read_idx(path: Path, ndim: int) -> npt.NDArray[np.uint8]:
@@ -428,56 +425,6 @@ def _read_idx(path: Path, ndim: int) -> npt.NDArray[np.uint8]:
         )
         raise DezeroValueError(msg)
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def _download(url: str, dest: Path, sha256: str) -> None:
-    """Fetch `url` to `dest` through a temporary file in the same folder, checking its SHA-256.
-
-    The file appears (atomically, by ``os.replace``) only once complete and verified; any failure
-    removes the temporary file and raises :class:`DownloadError`.
-    """
-    import http.client  # only here: a download is rare, and these modules take a while to import
-    import urllib.error
-    import urllib.request
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        received = 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
-                    declared: str | None = response.headers.get("Content-Length")
-                    while chunk := response.read(_CHUNK_SIZE):
-                        digest.update(chunk)
-                        out.write(chunk)
-                        received += len(chunk)
-            except urllib.error.HTTPError as e:
-                e.close()  # it holds the connection open
-                msg = f"MNIST: downloading {url} failed: HTTP {e.code} {e.reason}"
-                raise DownloadError(msg) from e
-            except (OSError, http.client.HTTPException) as e:
-                msg = f"MNIST: downloading {url} failed: {e!r}"
-                raise DownloadError(msg) from e
-            out.flush()
-            os.fsync(out.fileno())
-        # http.client returns a short body without complaint when the connection drops early.
-        if declared is not None and declared.isdigit() and received != int(declared):
-            msg = f"MNIST: the download from {url} was cut off after {received} of {declared} bytes"
-            raise DownloadError(msg)
-        actual = digest.hexdigest()
-        if actual != sha256:
-            msg = (
-                f"MNIST: the file downloaded from {url} has SHA-256 {actual}, expected {sha256}; "
-                "it was discarded"
-            )
-            raise DownloadError(msg)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _is_bool(x: object) -> bool:
@@ -583,7 +530,7 @@ class MNIST(Dataset[IntArr]):
         if digest is None:
             msg = f"MNIST: no SHA-256 digest for {gz.name} in checksums; downloads are always verified"
             raise DezeroValueError(msg)
-        _download(self.url + gz.name, gz, digest)
+        fetch("MNIST", self.url + gz.name, gz, digest, None)
         return gz
 
     @override

@@ -9,14 +9,16 @@ import pytest
 from typing_extensions import override
 
 import typed_dezero.functions as F
-from typed_dezero import Arr, UnaryFunction, Variable
+from typed_dezero import Arr, DezeroTypeError, DezeroValueError, ShapeError, UnaryFunction, Variable
 from typed_dezero.utils import (
     array_allclose,
     array_equal,
     gradient_check,
     logsumexp,
+    max_backward_shape,
     numerical_grad,
     pair,
+    reshape_sum_backward,
     sum_to,
 )
 
@@ -126,3 +128,63 @@ def test_array_helpers() -> None:
     assert not array_equal(a, a + 1)
     assert array_allclose(a, Variable(a + 1e-7))
     assert not array_allclose(a, a + 1e-2)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "axis", "keepdims", "expected"),
+    [
+        ((2, 3, 4), None, False, (1, 1, 1)),
+        ((2, 3, 4), 1, False, (2, 1, 4)),
+        ((2, 3, 4), (0, -1), False, (1, 3, 1)),
+        ((2, 3, 4), [2, 0], False, (1, 3, 1)),
+        ((2, 3, 4), 1, True, (2, 1, 4)),
+        ((), None, False, ()),
+    ],
+)
+def test_reshape_sum_backward_restores_the_summed_axes(
+    x_shape: tuple[int, ...],
+    axis: int | tuple[int, ...] | list[int] | None,
+    keepdims: bool,
+    expected: tuple[int, ...],
+) -> None:
+    x = np.arange(float(np.prod(x_shape))).reshape(x_shape)
+    axes = axis if axis is None or isinstance(axis, int) else tuple(axis)
+    gy = np.asarray(np.sum(x, axis=axes, keepdims=keepdims))
+    out = reshape_sum_backward(gy, x_shape, axis, keepdims)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == expected
+    np.testing.assert_array_equal(out, np.sum(x, axis=axes, keepdims=True))
+
+
+def test_reshape_sum_backward_keeps_a_variable_in_the_graph() -> None:
+    gy = Variable(np.array([1.0, 2.0, 3.0]))
+    out = reshape_sum_backward(gy, [2, 3], 0, False)
+    assert isinstance(out, Variable)
+    assert out.shape == (1, 3)
+    F.sum(out * np.array([[1.0, 10.0, 100.0]])).backward()
+    np.testing.assert_array_equal(gy.grad.data if gy.grad is not None else None, [1.0, 10.0, 100.0])
+
+
+def test_reshape_sum_backward_refuses_a_gradient_of_the_wrong_shape() -> None:
+    with pytest.raises(
+        ShapeError,
+        match=r"reshape_sum_backward: gy.shape must be the shape of the sum, \(3,\), for x_shape=\(2, 3\), "
+        r"axis=0, keepdims=False; got gy.shape=\(2,\)",
+    ):
+        reshape_sum_backward(np.ones(2), (2, 3), 0, False)
+    with pytest.raises(DezeroValueError, match=r"reshape_sum_backward: axis 2 is out of range"):
+        reshape_sum_backward(np.ones(2), (2, 3), 2, False)
+    with pytest.raises(ShapeError, match=r"reshape_sum_backward: shape must not have negative sizes"):
+        reshape_sum_backward(np.ones(2), (2, -3), 0, False)
+    with pytest.raises(DezeroTypeError, match=r"reshape_sum_backward: (x_)?shape must be"):
+        reshape_sum_backward(np.ones(2), ("2", 3), 0, False)  # type: ignore[arg-type]
+
+
+def test_max_backward_shape() -> None:
+    x = np.ones((2, 3, 4))
+    assert max_backward_shape(x, None) == (1, 1, 1)
+    assert max_backward_shape(Variable(x), 1) == (2, 1, 4)
+    assert max_backward_shape(x, (0, -1)) == (1, 3, 1)
+    assert max_backward_shape(x, [-2]) == (2, 1, 4)
+    with pytest.raises(DezeroValueError, match=r"max_backward_shape: repeated axis"):
+        max_backward_shape(x, (1, -2))
