@@ -19,6 +19,7 @@ import typed_dezero
 import typed_dezero.functions as F
 import typed_dezero.layers as L
 from typed_dezero import UnaryFunction, Variable, detect_anomaly, errors
+from typed_dezero._checking import TypeCheckError
 from typed_dezero._io import load_npz
 from typed_dezero._typing import Arr
 from typed_dezero.datasets import MNIST
@@ -35,6 +36,7 @@ from typed_dezero.errors import (
 )
 from typed_dezero.functions.math import Exp
 from typed_dezero.layers import UninitializedParameterError
+from typed_dezero.onnx import UnsupportedFunctionError
 from typed_dezero.optimizers import SGD
 from typed_dezero.utils.dot import GraphvizError, GraphvizNotFoundError
 
@@ -52,6 +54,8 @@ PROMISES: Final[dict[type[DezeroError], tuple[type[BaseException], ...]]] = {
     UninitializedParameterError: (AttributeError,),
     GraphvizError: (RuntimeError,),
     GraphvizNotFoundError: (GraphvizError, RuntimeError),
+    TypeCheckError: (DezeroTypeError, TypeError),
+    UnsupportedFunctionError: (TypeError,),
 }
 """Each exception class of the library and the builtins (or library classes) it also is."""
 
