@@ -11,7 +11,7 @@ DOCS_STAMP := $(VENV)/.docs-installed
 .PHONY: help install demo check lint typecheck test bench docs package clean
 
 help:
-	@echo "make demo       train an MLP on scikit-learn's 8x8 digits; curves and graph in demo_output/"
+	@echo "make demo       train an MLP on scikit-learn's 8x8 digits; curves, graph, ONNX model in demo_output/"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make lint       ruff"
 	@echo "make typecheck  mypy --strict and pyright (strict)"
@@ -28,7 +28,8 @@ $(DEV_STAMP): pyproject.toml
 
 install: $(DEV_STAMP)
 
-# The demo needs only the library and its `demo` extra (scikit-learn, tqdm, matplotlib).
+# The demo needs only the library and its `demo` extra (scikit-learn, tqdm, matplotlib, and onnx,
+# onnxruntime and safetensors for the exported model and weights).
 $(DEMO_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

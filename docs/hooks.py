@@ -28,6 +28,7 @@ DOCUMENTED_MODULES = (
     "typed_dezero.utils",
     "typed_dezero.errors",
     "typed_dezero.config",
+    "typed_dezero.onnx",
 )
 
 # plot_dot_graph's "Raises:" section is written as sentences, which the Google-style parser cannot

@@ -6,15 +6,25 @@ then writes to the output folder:
 - ``training.png``: the loss and accuracy curves (matplotlib);
 - ``train_step.dot``: the computational graph of one training step (``utils.get_dot_graph``), and
   ``train_step.png`` rendered from it when Graphviz's ``dot`` is installed (otherwise the demo says
-  how to install it).
+  how to install it);
+- ``mlp.onnx``: the trained MLP followed by a softmax, exported by ``typed_dezero.onnx`` (float64,
+  dynamic batch), then run by ONNX Runtime on the test set: the demo prints both test accuracies and
+  the largest difference between the two sets of class probabilities;
+- ``mlp.safetensors``: the MLP's weights (``l0/W``, ``l0/b``, ``l1/W``, ``l1/b``), which
+  ``torch.nn.Linear`` layers can load (docs/guides/leaving-typed-dezero.md).
+
+The last two need the ``onnx``, ``onnxruntime`` and ``safetensors`` packages (``make demo``
+installs them); without them the demo says how to install them and skips those files.
 
 Run it with ``make demo`` (or ``python -m examples.demo``). Exits with status 1 if the final test
-accuracy is below 95 %.
+accuracy is below 95 %, or if ONNX Runtime's test accuracy differs from typed_dezero's (or its
+probabilities by more than 1e-12).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,13 +33,16 @@ from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
+from typing_extensions import override
 
 import typed_dezero.functions as F
-from typed_dezero import DataLoader, IntArr, Variable, no_grad, optimizers, utils
+from typed_dezero import Arr, DataLoader, IntArr, Model, Variable, no_grad, optimizers, test_mode, utils
 from typed_dezero.datasets import Digits
 from typed_dezero.models import MLP
 
 TARGET_ACCURACY = 0.95
+ONNX_TOLERANCE = 1e-12
+"""Largest difference accepted between ONNX Runtime's probabilities and typed_dezero's (float64)."""
 
 
 class _Figure(Protocol):
@@ -131,6 +144,88 @@ def write_graph(loss: Variable, folder: Path) -> None:
         print(f"not rendered: {error}")
 
 
+class Probabilities(Model[[Variable | Arr], Variable]):
+    """The trained classifier followed by a softmax: what a served model returns."""
+
+    def __init__(self, classifier: MLP) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        return F.softmax(self.classifier(x))
+
+
+@dataclass(frozen=True)
+class OnnxComparison:
+    """typed_dezero and ONNX Runtime on the same test set."""
+
+    dezero_accuracy: float
+    runtime_accuracy: float
+    max_abs_difference: float
+    """Largest absolute difference between the two runs' class probabilities."""
+
+    @property
+    def agrees(self) -> bool:
+        """Same accuracy, and probabilities within ``ONNX_TOLERANCE``."""
+        return self.dezero_accuracy == self.runtime_accuracy and self.max_abs_difference <= ONNX_TOLERANCE
+
+
+def _install_hint(error: ImportError, extra: str) -> str:
+    return (
+        f"needs the {error.name or extra} package, which is not installed: pip install "
+        f"'typed-dezero[{extra}]' (in a checkout: pip install -e '.[demo]', or run make demo)"
+    )
+
+
+def run_onnx_runtime(path: Path, x: Arr) -> Arr:
+    """The output of the ONNX model at `path` on `x`, computed by ONNX Runtime's CPU provider."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"input": x})
+    return np.asarray(y, dtype=np.float64)
+
+
+def _accuracy(probabilities: Arr, t: IntArr) -> float:
+    return float(np.mean(np.equal(probabilities.argmax(axis=1), t)))
+
+
+def compare_with_onnx_runtime(model: MLP, x: Arr, t: IntArr, folder: Path) -> OnnxComparison | None:
+    """Export `model` (with a softmax) to ``folder/mlp.onnx``, run it in ONNX Runtime on `x` and
+    compare with typed_dezero; None (after saying what to install) when onnx or onnxruntime is missing."""
+    try:
+        from typed_dezero import onnx as tdo
+
+        importlib.import_module("onnxruntime")  # a missing runtime is reported before exporting
+    except ImportError as error:
+        print(f"ONNX export skipped: it {_install_hint(error, 'onnx')}")
+        return None
+    served = Probabilities(model)
+    path = folder / "mlp.onnx"
+    tdo.export(served, x[:1], path)  # dimension 0 is exported as a dynamic "batch" dimension
+    print(f"ONNX model: {path}")
+    with no_grad(), test_mode():
+        expected = served(x).data
+    got = run_onnx_runtime(path, x)
+    return OnnxComparison(
+        dezero_accuracy=_accuracy(expected, t),
+        runtime_accuracy=_accuracy(got, t),
+        max_abs_difference=float(np.max(np.abs(got - expected))),
+    )
+
+
+def save_safetensors(model: MLP, folder: Path) -> None:
+    """Save the weights as ``folder/mlp.safetensors`` (or say what to install)."""
+    path = folder / "mlp.safetensors"
+    try:
+        model.save_weights(path)
+    except ImportError as error:
+        print(f"safetensors weights skipped: writing them {_install_hint(error, 'safetensors')}")
+        return
+    print(f"weights (safetensors): {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,17 +238,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    _, history, loss = train(args.epochs, args.batch_size, args.seed, args.quiet)
+    model, history, loss = train(args.epochs, args.batch_size, args.seed, args.quiet)
     seconds = time.perf_counter() - start
     plot_history(history, args.out / "training.png")
     print(f"curves: {args.out / 'training.png'}")
     write_graph(loss, args.out)
+    save_safetensors(model, args.out)
     final = history.test_accuracy[-1]
     print(f"final test accuracy {final:.4f} after {args.epochs} epochs in {seconds:.1f} s")
+    status = 0
     if final < TARGET_ACCURACY:
         print(f"below the {TARGET_ACCURACY:.0%} target", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    test_set = Digits(train=False)
+    comparison = compare_with_onnx_runtime(model, test_set.data, test_set.label, args.out)
+    if comparison is not None:
+        print(
+            f"test accuracy: typed_dezero {comparison.dezero_accuracy:.4f}, "
+            f"ONNX Runtime {comparison.runtime_accuracy:.4f}; "
+            f"max abs difference of the probabilities {comparison.max_abs_difference:.3g}"
+        )
+        if not comparison.agrees:
+            print(
+                "ONNX Runtime does not reproduce typed_dezero: the accuracies must be equal and the "
+                f"probabilities within {ONNX_TOLERANCE:g}",
+                file=sys.stderr,
+            )
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

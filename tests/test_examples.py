@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,14 @@ def test_demo_reaches_the_target_and_writes_its_pictures(
     assert "test accuracy" in out
     # Without Graphviz the demo says how to install it; with it, the PNG exists.
     assert "install Graphviz" in out or (tmp_path / "train_step.png").exists()
+    # The exported model, run by ONNX Runtime, has typed_dezero's test accuracy (the final one).
+    final = re.search(r"final test accuracy (\S+) after", out)
+    both = re.search(
+        r"typed_dezero (\S+), ONNX Runtime (\S+); max abs difference of the probabilities (\S+)", out
+    )
+    assert final is not None, out
+    assert both is not None, out
+    assert both[1] == both[2] == final[1]
+    assert float(both[3]) <= demo.ONNX_TOLERANCE
+    assert (tmp_path / "mlp.onnx").is_file()
+    assert (tmp_path / "mlp.safetensors").is_file()
