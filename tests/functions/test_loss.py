@@ -194,10 +194,8 @@ def test_labels_must_be_integers(name: str, fn: LabelFn) -> None:
     bools: Any = np.array([True, False])
     wrong: tuple[Any, ...] = (floats, bools, [0, 1])
     for bad in wrong:
-        # beartype's message where the function is runtime-checked, else the hand-written guard's
-        with pytest.raises(
-            DezeroTypeError, match=rf"{name}(\(\) parameter t=|: t must be an integer ndarray)"
-        ):
+        # the runtime checker's message where the function is checked, else the hand-written guard's
+        with pytest.raises(DezeroTypeError, match=rf"{name}: t must be (NDArray|an integer ndarray)"):
             fn(x, bad)
         # the hand-written guard behind the runtime checker (it stays on when checking is off)
         with pytest.raises(DezeroTypeError, match=rf"{name}: t must be an integer ndarray of class labels"):
@@ -346,7 +344,7 @@ def test_binary_target_types(name: str, fn: BinaryFn) -> None:
     bools: Any = np.zeros((2, 2), dtype=bool)
     wrong: tuple[Any, ...] = (singles, bools, [[0, 1], [1, 0]])
     for bad in wrong:
-        with pytest.raises(DezeroTypeError, match=rf"{name}\(\) parameter t="):
+        with pytest.raises(DezeroTypeError, match=rf"{name}: t must be .*, got "):
             fn(x, bad)
         with pytest.raises(
             DezeroTypeError, match=rf"{name}: t must be an integer ndarray of 0/1 labels or a float64"

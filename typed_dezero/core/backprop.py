@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from typed_dezero._checking import BACKWARD_FIX, TypeCheckError, method_violation
 from typed_dezero._typing import Arr, describe, is_f64_array, is_tuple
 from typed_dezero.errors import DezeroError, DezeroTypeError, ShapeError
 
@@ -45,16 +46,23 @@ def gradient_shape_error(f: Function[Any, Any], method: str, i: int, got: tuple[
 def backward_step(f: Function[Any, Any]) -> tuple[Variable, ...]:
     """Run ``f.backward`` on the output gradients; one checked gradient Variable per input."""
     outputs = f.outputs
-    if len(outputs) == 1:
-        y = outputs[0]()
-        gy = None if y is None else y.grad
-        result: object = f.backward(gy if gy is not None else Variable(zeros_for_output(f, 0)))
-    else:
-        gys: list[Variable] = []
-        for i in range(len(outputs)):
-            g = _output_grad(f, i)
-            gys.append(g if g is not None else Variable(zeros_for_output(f, i)))
-        result = f.backward(*gys)
+    result: object
+    try:  # costs nothing unless raised (zero-cost exceptions)
+        if len(outputs) == 1:
+            y = outputs[0]()
+            gy = None if y is None else y.grad
+            result = f.backward(gy if gy is not None else Variable(zeros_for_output(f, 0)))
+        else:
+            gys: list[Variable] = []
+            for i in range(len(outputs)):
+                g = _output_grad(f, i)
+                gys.append(g if g is not None else Variable(zeros_for_output(f, i)))
+            result = f.backward(*gys)
+    except TypeCheckError as violation:
+        error = method_violation(f, "backward", violation)
+        if error is None:
+            raise  # not about backward's own arguments or result
+        raise error from violation
     gxs = result if is_tuple(result) else (result,)
     inputs = f.inputs
     if len(gxs) != len(inputs):
@@ -64,7 +72,7 @@ def backward_step(f: Function[Any, Any]) -> tuple[Variable, ...]:
         if not isinstance(gx, Variable):
             msg = (
                 f"{type(f).__name__}.backward must return a Variable per input, returned {describe(gx)} for "
-                f"input {i}; compute gradients with Variables (e.g. gy * x) so they stay differentiable"
+                f"input {i}; {BACKWARD_FIX}"
             )
             raise DezeroTypeError(msg)
         if gx.shape != inputs[i].shape:

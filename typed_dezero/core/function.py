@@ -8,10 +8,13 @@ Two ways to write a Function:
 * DeZero's way (familiar): subclass :class:`Function` directly with any number of inputs; calling it
   returns one Variable, or a tuple of Variables when ``forward`` returns a tuple of arrays.
 
-Either way ``forward`` receives float64 arrays and returns a float64 array (or a tuple of them), and
-``backward`` receives one gradient Variable per output and returns one gradient Variable per input
-(so gradients are themselves differentiable). ``forward``/``backward`` of every subclass are wrapped
-with the runtime type checker when the class is created.
+Either way a call takes Variables or float64 arrays (an array becomes a constant; a bare number is
+refused, as the built-in functions refuse it), ``forward`` receives float64 arrays and returns a
+float64 array (or a tuple of them), and ``backward`` receives one gradient Variable per output and
+returns one gradient Variable per input (so gradients are themselves differentiable).
+``forward``/``backward`` of every subclass are wrapped with the runtime type checker when the class
+is created; what they get wrong is reported in typed_dezero's words, with beartype's violation as
+the cause.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, overload
 import numpy as np
 from typing_extensions import TypeVar, override
 
-from typed_dezero._checking import check_method
+from typed_dezero._checking import TypeCheckError, check_method, forward_fix, method_violation
 from typed_dezero._typing import (
     FLOAT64,
     Arr,
@@ -32,7 +35,6 @@ from typed_dezero._typing import (
     describe,
     f64_hint,
     is_f64_array,
-    is_real_scalar,
     is_tuple,
 )
 from typed_dezero.config import flags_var
@@ -159,6 +161,11 @@ class Function(ABC, Generic[In, Out]):
             outputs = self._outputs(node, xs, ys, record=record, anomaly=switches.detect_anomaly)
             kept = record
             return outputs[0] if len(outputs) == 1 else outputs
+        except TypeCheckError as violation:  # costs nothing unless raised (zero-cost exceptions)
+            error = method_violation(node, "forward", violation)
+            if error is None:
+                raise  # not about forward's own arguments or result
+            raise error from violation
         finally:
             if node is self and not kept:
                 self._claimed_by = None
@@ -246,24 +253,17 @@ def _no_backward_data(fn: object) -> NotImplementedError:
 
 
 def _operand_to_variable(fn: object, inputs: tuple[object, ...], x: object) -> Variable:
-    # A raw operand becomes a constant: nobody holds its Variable, so its gradient is never needed.
+    # A raw array becomes a constant: nobody holds its Variable, so its gradient is never needed.
+    # Bare numbers are refused, as the built-in functions refuse them (and DeZero's Function does):
+    # the operators turn a number operand into a constant of their own before calling a Function.
     if is_f64_array(x):
         constant = Variable(x)
-    elif is_real_scalar(x):
-        number = float_constant(type(fn).__name__, x, f"input {_position(inputs, x)}")
-        constant = Variable(np.array(number, dtype=np.float64))
-    else:
-        constant = None
-    if constant is not None:
         constant.requires_grad = False
         return constant
     msg = (
-        f"{type(fn).__name__}: input {_position(inputs, x)} must be a Variable, a float64 ndarray or a "
-        f"Python int/float, got {describe(x)}"
+        f"{type(fn).__name__}: input {_position(inputs, x)} must be a Variable or a float64 ndarray, "
+        f"got {describe(x)}; {f64_hint(x)}"
     )
-    hint = f64_hint(x)
-    if isinstance(x, np.ndarray):
-        msg += f"; {hint}"
     raise DezeroTypeError(msg)
 
 
@@ -276,7 +276,9 @@ def _output_variable(fn: object, y: object) -> Variable:
         return Variable(np.asarray(y))
     if is_f64_array(y):
         return Variable(y)
-    msg = f"{type(fn).__name__}.forward must return float64 ndarrays, returned {describe(y)}"
+    msg = (
+        f"{type(fn).__name__}.forward must return float64 ndarrays, returned {describe(y)}; {forward_fix(y)}"
+    )
     raise DezeroTypeError(msg)
 
 
@@ -349,4 +351,4 @@ class TwoOutputFunction(Function[tuple[Arr], tuple[Arr, Arr]]):
 
 # Variable's operators call the function library, which subclasses the bases above: import
 # Variable last, once those bases exist, so that the cycle resolves whichever module comes first.
-from typed_dezero.core.variable import Variable, float_constant  # noqa: E402
+from typed_dezero.core.variable import Variable  # noqa: E402

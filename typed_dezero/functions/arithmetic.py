@@ -425,6 +425,8 @@ def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, sh
     differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
     if _is_number(x1):
         return PowConst(float_constant("pow", x1, "x1"))(x0)
+    if _is_number(x0):  # `2.0 ** x`: Functions refuse bare numbers, so make the base an array
+        return Pow()(np.array(float_constant("pow", x0, "x0"), dtype=np.float64), x1)
     return Pow()(x0, x1)
 
 
