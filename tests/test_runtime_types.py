@@ -40,6 +40,7 @@ CORE_CALLS: list[tuple[str, Callable[[], object]]] = [
     ("x + ints", lambda: x + ints),  # type: ignore[operator]
     ("x * '2'", lambda: x * "2"),  # type: ignore[operator]
     ("Square()(x, x)", lambda: Square()(x, x)),  # type: ignore[call-arg]
+    ("Square()(1.0)", lambda: Square()(1.0)),  # type: ignore[arg-type]
     ("F.square('x')", lambda: F.square("x")),  # type: ignore[arg-type]
     ("F.exp(singles)", lambda: F.exp(singles)),  # type: ignore[arg-type]
     ("F.sum(axis='0')", lambda: F.sum(x, axis="0")),  # type: ignore[arg-type]

@@ -486,6 +486,68 @@ def test_operators_with_numbers_still_work() -> None:
     assert float(x.grad.data) == pytest.approx(4.0 * np.log(2.0))
 
 
+INTS: Any = np.ones(2, dtype=np.int64)  # Any: refused at run time, the test is not of the checkers
+BOTH = " must be a Variable or a float64 ndarray when the other operand is a number too, "
+
+
+@pytest.mark.parametrize(
+    ("call", "first"),
+    [
+        (
+            lambda: F.add(1.0, 2.0),
+            "add: x0" + BOTH + "got float (1.0)",
+        ),
+        (
+            lambda: F.sub(1, 2.0),
+            "sub: x0" + BOTH + "got int (1)",
+        ),
+        (
+            lambda: F.mul(3.0, 2),
+            "mul: x0" + BOTH + "got float (3.0)",
+        ),
+        (
+            lambda: F.div(2.0, 1.0),
+            "div: x0" + BOTH,
+        ),
+        (
+            lambda: F.pow(2.0, 3.0),
+            "pow: x0" + BOTH,
+        ),
+        (
+            lambda: F.pow(np.ones(2), 2.0j),  # type: ignore[arg-type]  # the refusal under test
+            "pow: x1 must be a Variable, a float64 ndarray or a Python int/float, got complex (2j)",
+        ),
+        (
+            lambda: F.add(np.ones(2), True),
+            "add: x1 must be a Variable, a float64 ndarray or a Python int/float, got bool (True)",
+        ),
+        (
+            lambda: F.rsub("a", np.ones(2)),  # type: ignore[arg-type]  # the refusal under test
+            "rsub: x0 must be a Variable, a float64 ndarray or a Python int/float, got str ('a')",
+        ),
+        (lambda: F.neg(1.0), "neg: x must be a Variable or a float64 ndarray, got float (1.0)"),
+        (
+            lambda: F.add(np.ones(2), INTS),
+            "Add: input 1 must be a Variable or a float64 ndarray, got numpy.ndarray of dtype int64",
+        ),
+    ],
+)
+def test_arithmetic_functions_take_a_number_for_one_operand_only(
+    call: Callable[[], object], first: str
+) -> None:
+    # Checked by hand (the signatures accept a number for either operand): so also with checks off.
+    line = _first_line(_refused(call))
+    assert line.startswith(first), line
+    assert "create one with np.asarray(x, dtype=np.float64)" in line or "astype(np.float64)" in line
+
+
+def test_arithmetic_functions_on_arrays_and_one_number() -> None:
+    a = np.array([1.0, 2.0])
+    values = [F.add(a, 1.0), F.sub(1.0, a), F.mul(a, a), F.div(2, a), F.pow(2.0, a), F.neg(a), F.rdiv(a, 4.0)]
+    expected = [[2.0, 3.0], [0.0, -1.0], [1.0, 4.0], [2.0, 1.0], [2.0, 4.0], [-1.0, -2.0], [4.0, 2.0]]
+    assert [v.data.tolist() for v in values] == expected
+
+
 RULE_PROGRAM = """
 import numpy as np
 import typed_dezero

@@ -7,6 +7,7 @@ faulty argument, leave its inputs and their graph as they were, and leave no gra
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -67,6 +68,13 @@ def target(names: str | tuple[str, ...], call: Callable[..., object], *args: Arg
     covers: tuple[str, ...] = kw.pop("covers", (ops[0],))
     index_error: bool = kw.pop("index_error", False)
     return Target(Contract(ops, index_error=index_error), call, args, covers=covers, **kw)
+
+
+def _batch_nrom(*args: object) -> object:
+    # The deprecated alias, under the same contract (its warning is tested in tests/functions).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return F.batch_nrom(*args)  # type: ignore[arg-type]  # the fuzzer passes wrong types on purpose
 
 
 X = Arg("x", va(2, 3), "array")
@@ -183,6 +191,19 @@ TARGETS: Final[list[Target]] = [
         may_change=(3, 4),
     ),
     target(
+        ("batch_nrom", "batch_norm"),
+        _batch_nrom,
+        Arg("x", va(4, 3), "array"),
+        Arg("gamma", va(3), "array"),
+        Arg("beta", va(3), "array"),
+        Arg("mean", fresh(lambda: np.zeros(3)), "array"),
+        Arg("var", fresh(lambda: np.ones(3)), "array"),
+        Arg("momentum", st.sampled_from([0.0, 0.9, 1.0]), "float"),
+        Arg("eps", st.sampled_from([2e-5, 1.0]), "float"),
+        may_change=(3, 4),
+        covers=("batch_nrom",),
+    ),
+    target(
         "clip",
         F.clip,
         X,
@@ -223,6 +244,40 @@ TARGETS: Final[list[Target]] = [
         Arg("outsize", st.none(), "pair"),
     ),
     target("pooling", F.pooling, IMG, KERNEL, STRIDE, Arg("pad", st.sampled_from([0, 1]), "pair")),
+    # The book's teaching variants, composed from the functions above: same arguments, same contract.
+    target("sigmoid_simple", F.sigmoid_simple, X),
+    target("softmax_simple", F.softmax_simple, X, Arg("axis", st.sampled_from([0, 1, -1]), "int")),
+    target(
+        "linear_simple",
+        F.linear_simple,
+        Arg("x", va(2, 3), "array"),
+        Arg("W", va(3, 4), "array"),
+        Arg("b", st.one_of(st.none(), va(4)), "array"),
+    ),
+    target(
+        "mean_squared_error_simple",
+        F.mean_squared_error_simple,
+        Arg("x0", va(4, 2), "array"),
+        Arg("x1", va(4, 2), "array"),
+    ),
+    target(
+        "softmax_cross_entropy_simple",
+        F.softmax_cross_entropy_simple,
+        Arg("x", va(4, 3, lo=-50, hi=50), "array"),
+        Arg("t", labels(4, 3), "labels"),
+    ),
+    target(
+        "conv2d_simple",
+        F.conv2d_simple,
+        IMG,
+        Arg("W", va(4, 3, 3, 3), "array"),
+        Arg("b", st.one_of(st.none(), va(4)), "array"),
+        STRIDE,
+        PAD,
+    ),
+    target(
+        "pooling_simple", F.pooling_simple, IMG, KERNEL, STRIDE, Arg("pad", st.sampled_from([0, 1]), "pair")
+    ),
     target("average_pooling", F.average_pooling, IMG, KERNEL, STRIDE, PAD),
     target("im2col", F.im2col, IMG, KERNEL, STRIDE, PAD, Arg("to_matrix", st.booleans(), "bool")),
     target(

@@ -57,12 +57,12 @@ NOBIAS = Arg("nobias", st.booleans(), "bool")
 
 
 def _linear(out: Any, nobias: Any, in_size: Any, rng: Any) -> object:
-    return L.Linear(out, nobias, in_size, rng=rng)
+    return L.Linear(out, nobias, in_size=in_size, rng=rng)
 
 
 def _conv(cls: Build) -> Build:
-    def build(out: Any, kernel: Any, stride: Any, pad: Any, nobias: Any, in_ch: Any, rng: Any) -> object:  # noqa: PLR0917 - the constructor's positional signature
-        return cls(out, kernel, stride, pad, nobias, in_ch, rng=rng)
+    def build(out: Any, kernel: Any, stride: Any, pad: Any, nobias: Any, in_ch: Any, rng: Any) -> object:  # noqa: PLR0917 - the constructor's order
+        return cls(out, kernel, stride, pad, nobias, in_channels=in_ch, rng=rng)
 
     return build
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import weakref
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeAlias, overload
 
 import numpy as np
 from typing_extensions import TypeVar, override
@@ -42,7 +42,9 @@ from typed_dezero.core.anomaly import check_forward, creation_site
 from typed_dezero.errors import DezeroTypeError, GraphError
 
 if TYPE_CHECKING:
-    from typed_dezero.core.variable import Operand
+    # Variable is imported at the bottom (the cycle with variable.py): named here for the checkers.
+    Input: TypeAlias = "Variable | Arr"
+    """What a Function takes: Variables or float64 arrays (bare numbers are refused)."""
 
 __all__ = [
     "SKIPPED_GRAD",
@@ -100,18 +102,18 @@ class Function(ABC, Generic[In, Out]):
             cls.has_backward_data = True  # the arity bases below only declare it
 
     @overload
-    def __call__(self: Function[tuple[Arr], Arr], x: Operand, /) -> Variable: ...
+    def __call__(self: Function[tuple[Arr], Arr], x: Input, /) -> Variable: ...
     @overload
-    def __call__(self: Function[tuple[Arr, Arr], Arr], x0: Operand, x1: Operand, /) -> Variable: ...
+    def __call__(self: Function[tuple[Arr, Arr], Arr], x0: Input, x1: Input, /) -> Variable: ...
     @overload
     def __call__(
-        self: Function[tuple[Arr, Arr, Arr], Arr], x0: Operand, x1: Operand, x2: Operand, /
+        self: Function[tuple[Arr, Arr, Arr], Arr], x0: Input, x1: Input, x2: Input, /
     ) -> Variable: ...
     @overload
-    def __call__(self: Function[tuple[Arr], tuple[Arr, Arr]], x: Operand, /) -> tuple[Variable, Variable]: ...
+    def __call__(self: Function[tuple[Arr], tuple[Arr, Arr]], x: Input, /) -> tuple[Variable, Variable]: ...
     @overload
-    def __call__(self: Function[tuple[Arr, ...], Arr | tuple[Arr, ...]], *inputs: Operand) -> Any: ...
-    def __call__(self, *inputs: Operand) -> Variable | tuple[Variable, ...]:  # noqa: PLR0912 - hot path, inlined
+    def __call__(self: Function[tuple[Arr, ...], Arr | tuple[Arr, ...]], *inputs: Input) -> Any: ...
+    def __call__(self, *inputs: Input) -> Variable | tuple[Variable, ...]:  # noqa: PLR0912 - hot path, inlined
         # The hot path of the library (one call per operation): no needless work here.
         xs = tuple([x if isinstance(x, Variable) else _operand_to_variable(self, inputs, x) for x in inputs])
         switches = flags_var.get()

@@ -8,10 +8,10 @@ from typing import TypeGuard, final
 import numpy as np
 from typing_extensions import override
 
-from typed_dezero._typing import Arr
+from typed_dezero._typing import Arr, describe, f64_hint
 from typed_dezero.core.function import BinaryFunction, UnaryFunction
 from typed_dezero.core.variable import Operand, Variable, float_constant
-from typed_dezero.errors import ShapeError
+from typed_dezero.errors import DezeroTypeError, ShapeError
 from typed_dezero.functions._util import sum_to_array
 
 __all__ = ["add", "div", "mul", "neg", "pow", "rdiv", "rsub", "sub"]
@@ -57,10 +57,10 @@ def add(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Add()(x0, x1)
     if _is_number(x1):
-        return AddConst(float_constant("add", x1, "x1"))(x0)
+        return AddConst(float_constant("add", x1, "x1"))(_input("add", x0, "x0"))
     if _is_number(x0):
-        return AddConst(float_constant("add", x0, "x0"))(x1)
-    return Add()(x0, x1)
+        return AddConst(float_constant("add", x0, "x0"))(_input("add", x1, "x1"))
+    return Add()(_input("add", x0, "x0"), _input("add", x1, "x1"))
 
 
 @final
@@ -86,15 +86,22 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Sub()(x0, x1)
     if _is_number(x1):
-        return SubConst(float_constant("sub", x1, "x1"))(x0)
+        return SubConst(float_constant("sub", x1, "x1"))(_input("sub", x0, "x0"))
     if _is_number(x0):
-        return RSubConst(float_constant("sub", x0, "x0"))(x1)
-    return Sub()(x0, x1)
+        return RSubConst(float_constant("sub", x0, "x0"))(_input("sub", x1, "x1"))
+    return Sub()(_input("sub", x0, "x0"), _input("sub", x1, "x1"))
 
 
 def rsub(x0: Operand, x1: Operand) -> Variable:
     """``x1 - x0`` (DeZero's reflected subtraction)."""
-    return sub(x1, x0)
+    # Not sub(x1, x0): its refusals would name sub's arguments, swapped.
+    if isinstance(x0, Variable) and isinstance(x1, Variable):
+        return Sub()(x1, x0)
+    if _is_number(x1):
+        return RSubConst(float_constant("rsub", x1, "x1"))(_input("rsub", x0, "x0"))
+    if _is_number(x0):
+        return SubConst(float_constant("rsub", x0, "x0"))(_input("rsub", x1, "x1"))
+    return Sub()(_input("rsub", x1, "x1"), _input("rsub", x0, "x0"))
 
 
 @final
@@ -120,10 +127,10 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Mul()(x0, x1)
     if _is_number(x1):
-        return MulConst(float_constant("mul", x1, "x1"))(x0)
+        return MulConst(float_constant("mul", x1, "x1"))(_input("mul", x0, "x0"))
     if _is_number(x0):
-        return MulConst(float_constant("mul", x0, "x0"))(x1)
-    return Mul()(x0, x1)
+        return MulConst(float_constant("mul", x0, "x0"))(_input("mul", x1, "x1"))
+    return Mul()(_input("mul", x0, "x0"), _input("mul", x1, "x1"))
 
 
 @final
@@ -152,15 +159,22 @@ def div(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Div()(x0, x1)
     if _is_number(x1):
-        return DivConst(float_constant("div", x1, "x1"))(x0)
+        return DivConst(float_constant("div", x1, "x1"))(_input("div", x0, "x0"))
     if _is_number(x0):
-        return RDivConst(float_constant("div", x0, "x0"))(x1)
-    return Div()(x0, x1)
+        return RDivConst(float_constant("div", x0, "x0"))(_input("div", x1, "x1"))
+    return Div()(_input("div", x0, "x0"), _input("div", x1, "x1"))
 
 
 def rdiv(x0: Operand, x1: Operand) -> Variable:
     """``x1 / x0`` (DeZero's reflected division)."""
-    return div(x1, x0)
+    # Not div(x1, x0): its refusals would name div's arguments, swapped.
+    if isinstance(x0, Variable) and isinstance(x1, Variable):
+        return Div()(x1, x0)
+    if _is_number(x1):
+        return RDivConst(float_constant("rdiv", x1, "x1"))(_input("rdiv", x0, "x0"))
+    if _is_number(x0):
+        return DivConst(float_constant("rdiv", x0, "x0"))(_input("rdiv", x1, "x1"))
+    return Div()(_input("rdiv", x1, "x1"), _input("rdiv", x0, "x0"))
 
 
 # With a Python number on one side, the number is a constant of a one-input Function: no Variable
@@ -169,6 +183,22 @@ def rdiv(x0: Operand, x1: Operand) -> Variable:
 
 def _is_number(x: object) -> TypeGuard[float]:
     return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _input(where: str, x: Operand, name: str, *, binary: bool = True) -> Variable | Arr:
+    """`x` as a Function input, refused in the public function's words when it cannot be one: a
+    number is accepted as one operand of a binary function only (it becomes the Function's
+    constant), so here, where the other operand was not the Variable or array, it is refused."""
+    if isinstance(x, Variable | np.ndarray):
+        return x  # an array of another dtype is refused, and named, by Function.__call__
+    if not binary:
+        expected = "a Variable or a float64 ndarray"
+    elif _is_number(x):
+        expected = "a Variable or a float64 ndarray when the other operand is a number too"
+    else:
+        expected = "a Variable, a float64 ndarray or a Python int/float"
+    msg = f"{where}: {name} must be {expected}, got {describe(x)}; {f64_hint(x)}"
+    raise DezeroTypeError(msg)
 
 
 @final
@@ -310,7 +340,7 @@ class Neg(UnaryFunction):
 
 def neg(x: Operand) -> Variable:
     """``-x``."""
-    return Neg()(x)
+    return Neg()(x if isinstance(x, Variable) else _input("neg", x, "x", binary=False))
 
 
 @final
@@ -424,10 +454,10 @@ def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, sh
     """``x0 ** x1``. A Python int/float exponent is a constant; an array or Variable exponent is
     differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
     if _is_number(x1):
-        return PowConst(float_constant("pow", x1, "x1"))(x0)
+        return PowConst(float_constant("pow", x1, "x1"))(_input("pow", x0, "x0"))
     if _is_number(x0):  # `2.0 ** x`: Functions refuse bare numbers, so make the base an array
-        return Pow()(np.array(float_constant("pow", x0, "x0"), dtype=np.float64), x1)
-    return Pow()(x0, x1)
+        return Pow()(np.array(float_constant("pow", x0, "x0"), dtype=np.float64), _input("pow", x1, "x1"))
+    return Pow()(_input("pow", x0, "x0"), _input("pow", x1, "x1"))
 
 
 from typed_dezero.functions.shape import sum_to  # noqa: E402  (shape builds on this module)

@@ -50,7 +50,7 @@ def test_user_functions_compose() -> None:
     y.backward()
     assert x.grad is not None
     assert float(x.grad.data) == 9.0 * 2.0**8
-    assert float(Hypot()(np.array(3.0), 4.0).data) == 5.0
+    assert float(Hypot()(np.array(3.0), np.array(4.0)).data) == 5.0
 
 
 def test_gradient_descent_on_rosenbrock() -> None:

@@ -102,7 +102,7 @@ def test_function_call_types() -> None:
     g: Function[tuple[Arr], Arr] = Square()
     assert_type(g(x), Variable)
     h: BinaryFunction = Mul()
-    assert_type(h(x, 2.0), Variable)
+    assert_type(h(x, np.array(2.0)), Variable)
 
 
 def test_config_types() -> None:
