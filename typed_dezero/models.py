@@ -19,7 +19,7 @@ from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr, describe
 from typed_dezero.core.variable import Variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError
-from typed_dezero.layers._init import check_positive
+from typed_dezero.layers._init import DTypeArg, check_dtype, check_positive
 from typed_dezero.layers.conv import Conv2d
 from typed_dezero.layers.layer import Layer, P, R
 from typed_dezero.layers.linear import Linear
@@ -125,7 +125,8 @@ class Sequential(Model[[Variable | Arr], Variable]):
 @final
 class MLP(Model[[Variable | Arr], Variable]):
     """A multi-layer perceptron: Linear layers of the given output sizes (input sizes taken from the
-    first call), with `activation` between them and none after the last.
+    first call), with `activation` between them and none after the last. `dtype`, as in
+    ``Linear``, may only be float64 (or None); another dtype is a DezeroTypeError.
 
     Examples:
         >>> import numpy as np
@@ -143,9 +144,11 @@ class MLP(Model[[Variable | Arr], Variable]):
         fc_output_sizes: Sequence[int],
         activation: Callable[[Variable], Variable] = F.sigmoid,
         *,
+        dtype: DTypeArg = None,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
+        check_dtype("MLP", dtype)
         if not fc_output_sizes:
             msg = "MLP: fc_output_sizes must name at least one layer size"
             raise DezeroValueError(msg)

@@ -543,8 +543,10 @@ def test_arithmetic_functions_take_a_number_for_one_operand_only(
 
 def test_arithmetic_functions_on_arrays_and_one_number() -> None:
     a = np.array([1.0, 2.0])
-    values = [F.add(a, 1.0), F.sub(1.0, a), F.mul(a, a), F.div(2, a), F.pow(2.0, a), F.neg(a), F.rdiv(a, 4.0)]
-    expected = [[2.0, 3.0], [0.0, -1.0], [1.0, 4.0], [2.0, 1.0], [2.0, 4.0], [-1.0, -2.0], [4.0, 2.0]]
+    values = [F.add(a, 1.0), F.sub(1.0, a), F.mul(a, a), F.div(2, a), F.pow(2.0, a), F.neg(a)]
+    values += [F.rdiv(a, 4.0), F.rdiv(4.0, a), F.rdiv(a, a), F.rsub(a, 1.0), F.rsub(1.0, a), F.rsub(a, a)]
+    expected = [[2.0, 3.0], [0.0, -1.0], [1.0, 4.0], [2.0, 1.0], [2.0, 4.0], [-1.0, -2.0]]
+    expected += [[4.0, 2.0], [0.25, 0.5], [1.0, 1.0], [0.0, -1.0], [0.0, 1.0], [0.0, 0.0]]
     assert [v.data.tolist() for v in values] == expected
 
 

@@ -11,6 +11,7 @@ import typed_dezero.layers as L
 from typed_dezero import DezeroTypeError, DezeroValueError, Parameter, ShapeError, Variable
 from typed_dezero.layers import UninitializedParameterError
 from typed_dezero.layers._init import DTypeArg
+from typed_dezero.models import MLP
 from typed_dezero.utils import gradient_check
 
 from .helpers import check_param_grads
@@ -149,3 +150,16 @@ def test_dtype_other_than_float64_is_refused_with_the_fix(
         DezeroTypeError, match=r"typed_dezero is float64 only.*pass dtype=np.float64 or omit it"
     ):
         make(dtype)
+
+
+@pytest.mark.parametrize("dtype", [None, np.float64, np.dtype(np.float64)])
+def test_mlp_takes_dtype_float64(dtype: DTypeArg) -> None:
+    model = MLP((3, 2), dtype=dtype, rng=np.random.default_rng(0))
+    model(np.ones((1, 4)))
+    assert [p.data.dtype for p in model.params()] == [np.float64] * 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.dtype(np.float16), np.int64])
+def test_mlp_refuses_other_dtypes_before_building_layers(dtype: DTypeArg) -> None:
+    with pytest.raises(DezeroTypeError, match=r"MLP: typed_dezero is float64 only.*pass dtype=np.float64"):
+        MLP((3, 2), dtype=dtype)
