@@ -14,6 +14,7 @@ from typing_extensions import override
 
 import typed_dezero.functions as F
 import typed_dezero.layers as L
+from examples.digits_cnn import SmallCNN
 from typed_dezero import Arr, Model, Variable, no_grad, test_mode
 from typed_dezero import onnx as tdo
 from typed_dezero.layers import Layer
@@ -57,20 +58,6 @@ def check(model: Layer[..., Any], example: Arr, fresh: Arr, tmp_path: Path, dtyp
         error = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
         assert error <= FLOAT32_TOL
     return error
-
-
-class DigitsCNN(Model[[Variable | Arr], Variable]):
-    """examples/digits_cnn.py's SmallCNN."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        super().__init__()
-        self.conv = L.Conv2d(16, kernel_size=3, pad=1, rng=rng)
-        self.fc = L.Linear(10, rng=rng)
-
-    @override
-    def forward(self, x: Variable | Arr) -> Variable:
-        h = F.pooling(F.relu(self.conv(x)), kernel_size=2, stride=2)
-        return self.fc(F.flatten(h))
 
 
 class VGGBlock(Model[[Variable | Arr], Variable]):
@@ -150,7 +137,7 @@ def test_mlp_relu_and_leaky_relu(rng: np.random.Generator, tmp_path: Path, dtype
 
 def test_digits_cnn(rng: np.random.Generator, tmp_path: Path) -> None:
     # ONNX Runtime's CPU Conv has no double kernel: the CNN is checked as a float32 export.
-    model = DigitsCNN(rng)
+    model = SmallCNN(rng)  # the network of examples/digits_cnn.py
     check(model, rng.standard_normal((3, 1, 8, 8)), rng.standard_normal((6, 1, 8, 8)), tmp_path, "float32")
 
 

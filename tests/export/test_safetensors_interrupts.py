@@ -12,7 +12,6 @@ disturb neither the pytest process nor its coverage measurement."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -27,6 +26,8 @@ from typing import Any, Final
 
 import numpy as np
 import pytest
+
+from tests.reliability.test_save_interrupts import check_report, child_main
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RUNS: Final = 3000
@@ -135,23 +136,11 @@ def test_a_real_interrupt_at_any_moment_of_a_safetensors_save_keeps_the_files_an
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.splitlines()[-1])
-    problems: list[str] = report["problems"]
-    assert problems == [], f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])
-    outcomes: dict[str, int] = report["outcomes"]
-    # The signal really landed inside the saves, before and after the rename (the test can fail).
-    interrupted = sum(n for k, n in outcomes.items() if k.startswith("interrupted"))
-    assert interrupted > RUNS // 2, outcomes
-    assert outcomes.get("interrupted, previous file", 0) > RUNS // 10, outcomes
-    assert outcomes.get("interrupted, no file", 0) > RUNS // 10, outcomes
-    assert outcomes.get("returned, new file", 0) > 0, outcomes
+    check_report(report, RUNS)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=RUNS)
-    parser.add_argument("--seed", type=int, default=0)
-    arguments = parser.parse_args()
-    print(json.dumps(child(arguments.runs, arguments.seed)))
+    child_main(child, __doc__, RUNS)
 
 
 if __name__ == "__main__":

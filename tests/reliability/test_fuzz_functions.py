@@ -70,6 +70,17 @@ def target(names: str | tuple[str, ...], call: Callable[..., object], *args: Arg
     return Target(Contract(ops, index_error=index_error), call, args, covers=covers, **kw)
 
 
+BATCH_NORM_ARGS: Final = (
+    Arg("x", va(4, 3), "array"),
+    Arg("gamma", va(3), "array"),
+    Arg("beta", va(3), "array"),
+    Arg("mean", fresh(lambda: np.zeros(3)), "array"),
+    Arg("var", fresh(lambda: np.ones(3)), "array"),
+    Arg("momentum", st.sampled_from([0.0, 0.9, 1.0]), "float"),
+    Arg("eps", st.sampled_from([2e-5, 1.0]), "float"),
+)
+
+
 def _batch_nrom(*args: object) -> object:
     # The deprecated alias, under the same contract (its warning is tested in tests/functions).
     with warnings.catch_warnings():
@@ -181,25 +192,13 @@ TARGETS: Final[list[Target]] = [
     target(
         "batch_norm",
         F.batch_norm,
-        Arg("x", va(4, 3), "array"),
-        Arg("gamma", va(3), "array"),
-        Arg("beta", va(3), "array"),
-        Arg("mean", fresh(lambda: np.zeros(3)), "array"),
-        Arg("var", fresh(lambda: np.ones(3)), "array"),
-        Arg("momentum", st.sampled_from([0.0, 0.9, 1.0]), "float"),
-        Arg("eps", st.sampled_from([2e-5, 1.0]), "float"),
+        *BATCH_NORM_ARGS,
         may_change=(3, 4),
     ),
     target(
         ("batch_nrom", "batch_norm"),
         _batch_nrom,
-        Arg("x", va(4, 3), "array"),
-        Arg("gamma", va(3), "array"),
-        Arg("beta", va(3), "array"),
-        Arg("mean", fresh(lambda: np.zeros(3)), "array"),
-        Arg("var", fresh(lambda: np.ones(3)), "array"),
-        Arg("momentum", st.sampled_from([0.0, 0.9, 1.0]), "float"),
-        Arg("eps", st.sampled_from([2e-5, 1.0]), "float"),
+        *BATCH_NORM_ARGS,
         may_change=(3, 4),
         covers=("batch_nrom",),
     ),

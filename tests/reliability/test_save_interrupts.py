@@ -191,23 +191,33 @@ def test_a_real_interrupt_at_any_moment_of_a_save_keeps_the_files_and_the_descri
     COUNTS["faults"] += report["runs"]
     COUNTS["signal_runs"] += report["runs"]
     COUNTS["signal_seconds"] += round(report["seconds"])
+    check_report(report, RUNS)
+
+
+def check_report(report: dict[str, Any], runs: int) -> None:
+    """No problem in a child's report, and its signals landed before and after the rename."""
     problems: list[str] = report["problems"]
     assert problems == [], f"{len(problems)} problems, e.g.:\n" + "\n".join(problems[:15])
     outcomes: dict[str, int] = report["outcomes"]
     # The signal really landed inside the saves, before and after the rename (the test can fail).
     interrupted = sum(n for k, n in outcomes.items() if k.startswith("interrupted"))
-    assert interrupted > RUNS // 2, outcomes
-    assert outcomes.get("interrupted, previous file", 0) > RUNS // 10, outcomes
-    assert outcomes.get("interrupted, no file", 0) > RUNS // 10, outcomes
+    assert interrupted > runs // 2, outcomes
+    assert outcomes.get("interrupted, previous file", 0) > runs // 10, outcomes
+    assert outcomes.get("interrupted, no file", 0) > runs // 10, outcomes
     assert outcomes.get("returned, new file", 0) > 0, outcomes
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=RUNS)
+def child_main(run: Callable[[int, int], dict[str, Any]], description: str | None, runs: int) -> None:
+    """The child process's command line: ``--runs N --seed S``, the JSON report on stdout."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=runs)
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
-    print(json.dumps(child(arguments.runs, arguments.seed)))
+    print(json.dumps(run(arguments.runs, arguments.seed)))
+
+
+def main() -> None:
+    child_main(child, __doc__, RUNS)
 
 
 if __name__ == "__main__":
