@@ -10,6 +10,7 @@ The floor's process imports NumPy only (the benchmark modules load typed_dezero 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 
 from benchmarks import mlp
@@ -23,6 +24,7 @@ from benchmarks._common import (
     child_samples,
     contenders,
     digits,
+    median,
     memory_mb,
 )
 
@@ -71,11 +73,16 @@ def measure(kind: Kind, case: str, settings: Settings) -> Samples:
         out[f"live {key}"] = [value]
         out[f"growth {key}"] = [value - start[key]]
     out["typed_dezero imported"] = [float("typed_dezero" in sys.modules)]
+    if kind == "typed" and "beartype" not in sys.modules:  # checks off: what checks on would add
+        before, _ = memory_mb()
+        importlib.import_module("beartype")
+        out["beartype import"] = [memory_mb()[0] - before]
     return out
 
 
 def run(settings: Settings) -> WorkloadResult:
-    cs = contenders(settings)
+    # Checks off too, always: the target is out of reach with checks on (see the note below).
+    cs = contenders(settings, checks_off=True)
     got: dict[str, Samples] = {c.label: {} for c in cs}
     for r in range(min(settings.rounds, 2)):
         k = r % len(cs)
@@ -129,6 +136,18 @@ def run(settings: Settings) -> WorkloadResult:
             )
         live = ", ".join(f"{mine[f'live {k}'][-1]:.0f} {k}" for k in ("Variables", "Functions", "objects"))
         result.notes.append(f"{c.label} at the end: {live}")
+    none: Samples = {}
+    on, off = (
+        next((got[c.label] for c in cs if c.kind == "typed" and c.checks is k), none) for k in (True, False)
+    )
+    if off.get("beartype import") and on.get("peak RSS") and off.get("peak RSS"):
+        added, beartype = median(on["peak RSS"]) - median(off["peak RSS"]), median(off["beartype import"])
+        room = 1.1 * median(floor["peak RSS"]) - median(off["peak RSS"])
+        result.notes.append(
+            f"checks on add {added:.1f} MB to the peak; importing beartype alone (the checker, loaded at "
+            f"the first checked call) adds {beartype:.1f} MB to the checks-off process after training; "
+            f"1.1x the floor leaves {room:.1f} MB above the checks-off peak"
+        )
     result.notes.append(
         "the floor's process imported typed_dezero: "
         + ("yes (unexpected)" if any(floor.get("typed_dezero imported", [])) else "no")

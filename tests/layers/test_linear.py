@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
+import typed_dezero.functions as F
 import typed_dezero.layers as L
 from typed_dezero import DezeroTypeError, DezeroValueError, Parameter, ShapeError, Variable
 from typed_dezero.layers import UninitializedParameterError
@@ -163,3 +165,26 @@ def test_mlp_takes_dtype_float64(dtype: DTypeArg) -> None:
 def test_mlp_refuses_other_dtypes_before_building_layers(dtype: DTypeArg) -> None:
     with pytest.raises(DezeroTypeError, match=r"MLP: typed_dezero is float64 only.*pass dtype=np.float64"):
         MLP((3, 2), dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: L.Linear(2, rng=np.random.default_rng(0)),
+        lambda: L.Conv2d(2, 3, pad=1, rng=np.random.default_rng(0)),
+        lambda: L.BatchNorm(),
+    ],
+    ids=["Linear", "Conv2d", "BatchNorm"],
+)
+def test_a_raw_batch_is_a_constant_whose_gradient_is_not_computed(make: Callable[[], Any]) -> None:
+    # As Function.__call__ treats a raw array: nobody can read its gradient, so none is computed
+    # (for Conv2d, the transposed convolution and col2im of the input gradient are skipped).
+    layer = make()
+    x = np.arange(2 * 3 * 4 * 4, dtype=np.float64).reshape(2, 3, 4, 4) / 10.0
+    y = layer(x.reshape(2, -1) if isinstance(layer, L.Linear) else x)
+    F.sum(y * y).backward()
+    assert y.creator is not None
+    first = y.creator.inputs[0]
+    assert not first.requires_grad
+    assert first.grad is None
+    assert all(p.grad is not None for p in layer.params())

@@ -74,7 +74,9 @@ class Variable:
     name: str | None
     requires_grad: bool
     """Whether backward computes this Variable's gradient (default True). Variables that a Function
-    makes from a raw array or number operand have it False: nobody can read their gradient."""
+    makes from a raw array or number operand have it False: nobody can read their gradient. So has
+    the seed of ones that ``backward()`` puts in ``grad``: a constant, as in PyTorch, so that a
+    ``create_graph`` pass builds no nodes for the gradient of the seed."""
 
     def __init__(self, data: Arr, name: str | None = None) -> None:
         # The common case inline (this runs for every output of every operation), the guard after.
@@ -195,7 +197,9 @@ class Variable:
         try:
             token = flags_var.set(switches._replace(enable_backprop=create_graph, detect_anomaly=False))
             if self._grad is None:
-                self._grad = Variable(np.ones_like(self._data))
+                seed = Variable(np.ones_like(self._data))
+                seed.requires_grad = False  # a constant (see requires_grad)
+                self._grad = seed
             while heap:
                 f = pop(heap)[2]
                 if not create_graph and f.has_backward_data:
@@ -498,7 +502,11 @@ def to_variable(where: str, obj: Variable | Arr, name: str) -> Variable:
     if is_variable(obj):
         return obj
     if is_f64_array(obj):
-        return Variable(obj)
+        # A constant, as Function.__call__ makes of a raw array: nobody holds this Variable, so no
+        # gradient is computed for it (a layer fed a batch skips, e.g., conv2d's input gradient).
+        constant = Variable(obj)
+        constant.requires_grad = False
+        return constant
     msg = f"{where}: {name} must be a Variable or a float64 ndarray, got {describe(obj)}; {f64_hint(obj)}"
     raise DezeroTypeError(msg)
 
