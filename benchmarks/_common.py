@@ -403,12 +403,15 @@ def text_table(result: WorkloadResult) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(results: Sequence[WorkloadResult]) -> str:
-    """All rows of all workloads as one markdown table (medians only)."""
+def markdown_table(results: Sequence[WorkloadResult], *, targets_only: bool = False) -> str:
+    """All rows of all workloads as one markdown table (medians only); only the rows with a target
+    if `targets_only`."""
     head = ("#", "workload", *HEADER[:-1], "status")
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for res in results:
         for row in res.rows:
+            if targets_only and row.target is None:
+                continue
             c = row_cells(row)
             plain = (*c[:3], cell(row.value, spread=False), cell(row.floor, spread=False))
             plain += (cell(row.torch, spread=False), *c[6:])

@@ -9,6 +9,8 @@ Workloads (by number or name; all by default):
 5. ``memory``        peak RSS and live objects of MLP training (gc disabled)
 6. ``higher_order``  4th derivative of tanh by repeated differentiation
 7. ``import_time``   what ``import typed_dezero`` adds to numpy + beartype
+8. ``cnn_train``     a small CNN trained for one epoch on the 8x8 digits, against PyTorch
+9. ``lstm_train``    an LSTM trained on SinCurve by truncated BPTT, against PyTorch's nn.LSTM
 
 For every workload it prints the medians of several runs (with the interquartile range in percent of
 the median) of typed_dezero, of a hand-written NumPy version (the floor) and of PyTorch on the CPU in
@@ -17,25 +19,35 @@ markdown table. Contenders are interleaved round by round, BLAS/OpenMP run on on
 typed_dezero runs in child processes (its runtime-checking switch is read at import). Numbers from a
 busy machine are noisy: compare the ratios of one run, and rerun before concluding. Nothing here
 asserts on time.
+
+``--write-docs`` puts the run's markdown tables into README.md (the rows with a target) and
+docs/benchmarks.md (all rows), between the markers ``<!-- bench:start -->`` and
+``<!-- bench:end -->``, with a caption naming the revision, the versions and the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 import numpy as np
 
 from benchmarks import (
     _torch,
+    cnn_train,
     conv,
     higher_order,
     import_time,
+    lstm_train,
     memory,
     mlp,
     per_op,
@@ -72,6 +84,8 @@ WORKLOADS = (
     Workload(5, memory.NAME, memory.run, needs_digits=True),
     Workload(6, higher_order.NAME, higher_order.run, higher_order.CASE),
     Workload(7, import_time.NAME, import_time.run),
+    Workload(8, cnn_train.NAME, cnn_train.run, cnn_train.CASE, needs_digits=True),
+    Workload(9, lstm_train.NAME, lstm_train.run, lstm_train.CASE),
 )
 
 
@@ -102,6 +116,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     parser.add_argument(
         "--checks-both", action="store_true", help="run typed_dezero with checks off in every workload"
+    )
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="write the tables into README.md and docs/benchmarks.md (between their bench markers)",
     )
     parser.add_argument(
         "--profile",
@@ -180,7 +199,69 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{text_table(result)}\n  ({time.perf_counter() - t0:.0f} s)", flush=True)
             results.append(result)
     print("\n" + markdown_table(results))
+    if args.write_docs:
+        for page in publish(results, settings, ROOT):
+            print(f"wrote the table into {page}")
     return 0
+
+
+START: Final = "<!-- bench:start -->"
+END: Final = "<!-- bench:end -->"
+PAGES: Final = (("README.md", True), ("docs/benchmarks.md", False))
+"""The pages --write-docs rewrites, and whether each shows only the rows with a target."""
+
+
+def machine() -> str:
+    """The CPU model and the number of cores this process may use (Linux; else the platform's)."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores"
+
+
+def caption(settings: Settings) -> str:
+    torch_version = (_torch.version() if settings.use_torch else None) or "not run"
+    return (
+        f"Medians of one `python -m benchmarks --write-docs` run ({settings.mode} mode, "
+        f"{settings.rounds} rounds x {settings.repeats} samples per contender) at revision {revision()}: "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch_version}, "
+        f"{machine()}, one BLAS/OpenMP thread for every contender; ratios are typed_dezero over the "
+        "baseline measured in the same command."
+    )
+
+
+def publish(results: Sequence[WorkloadResult], settings: Settings, root: Path) -> list[Path]:
+    """Replace the text between the bench markers of each page of PAGES under `root` with the
+    tables of `results` and their caption. Every page is checked before any is written, and each
+    is replaced atomically: a missing marker is a SystemExit that changes no file."""
+    texts: list[tuple[Path, str]] = []
+    for name, targets_only in PAGES:
+        page = root / name
+        text = page.read_text(encoding="utf-8")
+        if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+            msg = f"{page}: needs one {START} line and, after it, one {END} line"
+            raise SystemExit(msg)
+        table = markdown_table(results, targets_only=targets_only)
+        before, rest = text.split(START)
+        after = rest.split(END)[1]
+        texts.append((page, f"{before}{START}\n\n{table}\n\n{caption(settings)}\n\n{END}{after}"))
+    for page, text in texts:
+        fd, tmp = tempfile.mkstemp(dir=page.parent, prefix=f".{page.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, page.stat().st_mode & 0o7777)  # mkstemp's file is private: keep the page's
+            os.replace(tmp, page)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return [page for page, _ in texts]
 
 
 if __name__ == "__main__":

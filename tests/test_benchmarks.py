@@ -22,8 +22,8 @@ def test_tiny_run_prints_tables_and_markdown(capsys: pytest.CaptureFixture[str])
     markdown = [line for line in out.splitlines() if line.startswith("| ")]
     assert markdown[0].startswith("| # | workload | case | contender |")
     rows = markdown[1:]
-    # per_op: 3 cases x checks on/off; higher_order: one row
-    assert len(rows) == 7
+    # per_op: 3 cases x checks on/off; higher_order: orders 1-4 x (time, nodes built)
+    assert len(rows) == 6 + 8
     assert all(cells.count("|") == 13 for cells in rows)
     assert "dy/dx agrees across contenders" in out
     assert "the 4th derivative agrees" in out
@@ -31,7 +31,7 @@ def test_tiny_run_prints_tables_and_markdown(capsys: pytest.CaptureFixture[str])
 
 def test_select_by_number_name_and_prefix() -> None:
     assert [w.name for w in run.select(["7", "mlp", "sched"])] == ["mlp", "scheduling", "import_time"]
-    assert len(run.select([])) == 7
+    assert len(run.select([])) == 9
     with pytest.raises(SystemExit, match="unknown or ambiguous workload 'x'"):
         run.select(["x"])
 
