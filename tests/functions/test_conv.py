@@ -3,6 +3,7 @@ double backprop through the kernel gradient, and the error messages."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.functions.cases_conv import (
 from tests.functions.registry import Drawn
 from tests.strategies import arrays
 from typed_dezero import Arr, DezeroTypeError, DezeroValueError, ShapeError, Variable
+from typed_dezero.functions import conv as conv_module
 from typed_dezero.functions.conv import (
     AveragePooling,
     AveragePooling2DGrad,
@@ -43,6 +45,7 @@ from typed_dezero.functions.conv import (
     deconv2d,
     im2col,
     pooling,
+    pooling_simple,
 )
 from typed_dezero.functions.math import square
 from typed_dezero.functions.reduction import sum as fsum
@@ -531,3 +534,172 @@ def test_conv2d_grad_w_checks_the_gradient_shape() -> None:
         Conv2DGradW(3)(X, np.zeros((1, 4, 3, 2)))
     with pytest.raises(ShapeError, match=r"conv2d_grad_w: gy must be 4-D \(N, OC, OH, OW\)"):
         Conv2DGradW(3)(X, np.zeros((4, 3, 3)))
+
+
+# The blocked fast paths: conv2d, deconv2d and the kernel gradient multiply a few images at a time
+# (conv_module._CHUNK_BYTES of patches per block); col2im adds into the unpadded image; max
+# pooling skips zero-filling when its windows tile the image.
+
+
+@given(d=conv_cases(), chunk_bytes=st.sampled_from([8, 200, 1000]), data=st.data())
+def test_blocked_conv_deconv_and_kernel_gradient_match_naive_loops(
+    d: Drawn, chunk_bytes: int, data: st.DataObject
+) -> None:
+    # Blocks of one or a few images (with a short last block) give the values of one block.
+    W = d.arrays[1]
+    b = d.arrays[2] if len(d.arrays) == 3 else None
+    kw = _kw(d)
+    kernel, stride, pad = (W.shape[2], W.shape[3]), _pair(kw["stride"]), _pair(kw["pad"])
+    x = np.concatenate([d.arrays[0], d.arrays[0][::-1] * 0.5, d.arrays[0]])  # at least 3 images
+    y_expected = naive_conv2d(x, W, b, stride, pad)
+    gy = data.draw(arrays(y_expected.shape))
+    gx_expected = naive_deconv2d(gy, W, None, stride, pad, outsize=(x.shape[2], x.shape[3]))
+    gw_expected = np.einsum("nopq,ncpqij->ocij", gy, naive_windows(x, kernel, stride, pad, 0.0))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+        for create_graph in (False, True):  # the array fast path, and the graph of Functions
+            xv, wv = Variable(x), Variable(W)
+            y = conv2d(xv, wv, b, **kw)
+            np.testing.assert_allclose(y.data, y_expected, rtol=1e-12, atol=1e-12)
+            y.grad = Variable(gy)
+            y.backward(create_graph=create_graph)
+            np.testing.assert_allclose(_grad(xv), gx_expected, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(_grad(wv), gw_expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(Conv2DGradW(kernel, stride, pad)(x, gy).data, gw_expected, atol=1e-12)
+        np.testing.assert_allclose(
+            deconv2d(gy, W, stride=stride, pad=pad, outsize=(x.shape[2], x.shape[3])).data,
+            gx_expected,
+            atol=1e-12,
+        )
+
+
+@pytest.mark.parametrize(
+    ("h", "k", "s", "p"),
+    [
+        (4, 3, 1, 1),  # "same": the centre offset covers the image and is copied first
+        (5, 3, 2, 1),  # strided: zero-filled, then every offset added
+        (1, 2, 3, 1),  # offset 0 only ever reads padding: skipped
+        (2, 2, 1, 3),  # a pad larger than the kernel: outputs entirely in the padding
+        (3, 1, 1, 0),  # a 1x1 kernel: a plain copy
+    ],
+)
+def test_col2im_without_a_padded_image_matches_naive_loops(h: int, k: int, s: int, p: int) -> None:
+    rng = np.random.default_rng(5)
+    shape = (2, 3, h, h + 1)
+    oh, ow = out_size(h, k, s, p), out_size(h + 1, k, s, p)
+    col = rng.normal(size=(2, 3, k, k, oh, ow))
+    expected = naive_col2im(col, shape, (k, k), (s, s), (p, p), to_matrix=False)
+    np.testing.assert_allclose(col2im(col, shape, k, s, p, to_matrix=False).data, expected, atol=1e-12)
+    x = rng.normal(size=(2, 3, oh, ow))
+    W = rng.normal(size=(3, 4, k, k))
+    np.testing.assert_allclose(
+        deconv2d(x, W, stride=s, pad=p, outsize=(h, h + 1)).data,
+        naive_deconv2d(x, W, None, (s, s), (p, p), outsize=(h, h + 1)),
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "pad"),
+    [
+        ((2, 3, 4, 6), 2, 2, 0),  # tiles: every pixel in exactly one window
+        ((2, 3, 5, 7), 2, 2, 0),  # odd sizes: the last row and column are in no window
+        ((2, 3, 4, 4), 2, 2, 1),  # tiles the padded 6x6 image
+        ((2, 3, 3, 5), 2, 2, 1),  # padded 5x7: does not tile
+        ((1, 2, 6, 4), (3, 2), (3, 2), 0),  # non-square tiles
+        ((1, 2, 6, 4), 2, (2, 1), 0),  # overlapping along the width
+    ],
+)
+def test_max_pooling_tiling_and_general_paths_agree_with_loops_on_ties(
+    shape: tuple[int, int, int, int], kernel: int | Pair, stride: int | Pair, pad: int
+) -> None:
+    rng = np.random.default_rng(6)
+    for x in (rng.integers(0, 2, size=shape).astype(np.float64), np.zeros(shape), rng.normal(size=shape)):
+        xv = Variable(x)
+        y = pooling(xv, kernel, stride, pad)
+        k, s, p = _pair(kernel), _pair(stride), (pad, pad)
+        np.testing.assert_array_equal(y.data, naive_windows(x, k, s, p, -np.inf).max(axis=(4, 5)))
+        gy = rng.normal(size=y.shape)
+        y.grad = Variable(gy)
+        y.backward()
+        np.testing.assert_array_equal(_grad(xv), naive_max_pool_grad(x, gy, k, s, p))
+
+
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 2),
+    oh=st.integers(1, 3),
+    ow=st.integers(1, 3),
+    k=st.integers(1, 3),
+    extra=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    pad=st.integers(0, 1),
+    data=st.data(),
+)
+def test_max_pooling_fast_path_matches_the_composed_pooling(  # noqa: PLR0917 - drawn sizes
+    n: int, c: int, oh: int, ow: int, k: int, extra: tuple[int, int], pad: int, data: st.DataObject
+) -> None:
+    # Windows of stride == kernel over sizes that tile or leave a remainder, with distinct values
+    # (no ties), so pooling_simple (im2col + max) is an independent reference for both orders.
+    pad = min(pad, k - 1)
+    h, w = max(1, oh * k + extra[0] % k - 2 * pad), max(1, ow * k + extra[1] % k - 2 * pad)
+    perm = data.draw(st.permutations(list(range(n * c * h * w))))
+    x = np.asarray(perm, dtype=np.float64).reshape(n, c, h, w)
+    gy_shape = pooling(x, k, k, pad).shape
+    gy = data.draw(arrays(gy_shape))
+    grads: list[tuple[Arr, Arr]] = []
+    for f in (pooling, pooling_simple):
+        xv = Variable(x)
+        y = f(xv, k, k, pad)
+        y.grad = Variable(gy)
+        y.backward(create_graph=True)
+        grads.append((y.data, _grad(xv)))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(grads[0][1], grads[1][1], atol=1e-12)
+
+
+def test_work_buffers_are_never_visible_in_results_or_saved_state() -> None:
+    # conv2d reuses per-thread work buffers (padded images, patch blocks) from call to call; what
+    # it returns, and what its gradients return, must be new arrays that a later call leaves alone.
+    rng = np.random.default_rng(7)
+    x, W = Variable(rng.normal(size=(3, 2, 5, 5))), Variable(rng.normal(size=(4, 2, 3, 3)))
+    y = conv2d(x, W, pad=1)
+    fsum(square(y)).backward()
+    held = [y.data.copy(), _grad(x).copy(), _grad(W).copy()]
+    results = [y.data, _grad(x), _grad(W)]
+    conv2d(rng.normal(size=(3, 2, 5, 5)), rng.normal(size=(4, 2, 3, 3)), pad=1)  # overwrites them
+    for kept, now in zip(held, results, strict=True):
+        np.testing.assert_array_equal(now, kept)
+    buffers = list(conv_module._WORK.flat.values())  # pyright: ignore[reportPrivateUsage]
+    assert buffers
+    for arr in results:
+        assert not any(np.shares_memory(arr, b) for b in buffers)
+
+
+def test_work_buffers_grow_per_thread_and_large_ones_are_not_kept() -> None:
+    rng = np.random.default_rng(8)
+    small = rng.normal(size=(1, 1, 4, 4))
+    big = rng.normal(size=(2, 3, 9, 9))
+    W1, W3 = rng.normal(size=(2, 1, 3, 3)), rng.normal(size=(2, 3, 3, 3))
+    expected = {id(small): naive_conv2d(small, W1, None, (1, 1), (1, 1))}
+    expected[id(big)] = naive_conv2d(big, W3, None, (1, 1), (1, 1))
+    failures: list[str] = []
+
+    def work() -> None:
+        for _ in range(20):
+            for xi, wi in ((small, W1), (big, W3)):  # the buffers grow, then are reused
+                if not np.allclose(conv2d(xi, wi, pad=1).data, expected[id(xi)], atol=1e-12):
+                    failures.append(f"conv2d of {xi.shape} was wrong in a thread")
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "_WORK_BUFFER_LIMIT", 64)
+        kept = dict(conv_module._WORK.flat)  # pyright: ignore[reportPrivateUsage]
+        np.testing.assert_allclose(conv2d(big, W3, pad=1).data, expected[id(big)], atol=1e-12)
+        now = conv_module._WORK.flat  # pyright: ignore[reportPrivateUsage]
+        assert now.keys() == kept.keys()
+        assert all(now[k] is v for k, v in kept.items())

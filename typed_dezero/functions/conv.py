@@ -2,16 +2,20 @@
 and the im2col/col2im pair.
 
 Images are (N, C, H, W). `kernel_size`, `stride` and `pad` each take an int or a (height, width)
-pair. The work is vectorised over the batch and the pixels; only the KH*KW kernel offsets are
-looped over. Every function here can be differentiated any number of times: the gradients of
-conv2d and deconv2d are built from conv2d, deconv2d and :class:`Conv2DGradW` (whose inputs are
-both the image and the output gradient, so its own gradient reaches both), and the gradients of
-the pooling functions, im2col and col2im are again linear maps of the same family. Each Function
-also has ``backward_data``, the same first-order gradient on plain arrays (the engine's fast path).
+pair. The work is vectorised over the pixels; only the KH*KW kernel offsets are looped over, and
+conv2d and deconv2d also over blocks of a few images (whose patches stay in the cache between
+their copy and their matrix product). Every function here can be differentiated any number of
+times: the gradients of conv2d and deconv2d are built from conv2d, deconv2d and
+:class:`Conv2DGradW` (whose inputs are both the image and the output gradient, so its own
+gradient reaches both), and the gradients of the pooling functions, im2col and col2im are again
+linear maps of the same family. Each Function also has ``backward_data``, the same first-order
+gradient on plain arrays (the engine's fast path).
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 from typing import TypeAlias, final
 
@@ -154,11 +158,42 @@ def _check_fits(where: str, what: str, shape: Shape, context: str) -> None:
         raise ShapeError(msg)
 
 
-def _padded(x: Arr, g: _Geometry, value: float = 0.0) -> Arr:
+class _WorkBuffers(threading.local):
+    """Each thread's work buffers of the blocked convolutions (padded images, patch blocks), reused
+    from call to call: a new multi-megabyte array per call costs page faults of fresh memory.
+
+    A work buffer lives inside one call only. No array a function returns, and no state a Function
+    saves, is a view of one: the next call overwrites them.
+    """
+
+    def __init__(self) -> None:
+        self.flat: dict[str, Arr] = {}
+
+
+_WORK = _WorkBuffers()
+_WORK_BUFFER_LIMIT = 1 << 23
+"""Bytes up to which a work buffer is kept for the next call; larger ones are allocated per call."""
+
+
+def _work_buffer(role: str, shape: Shape) -> Arr:
+    """An uninitialised array of `shape` for the duration of one call (see :class:`_WorkBuffers`)."""
+    size = math.prod(shape)
+    if 8 * size > _WORK_BUFFER_LIMIT:
+        return np.empty(shape)
+    flat = _WORK.flat.get(role)
+    if flat is None or flat.size < size:
+        flat = np.empty(size)
+        _WORK.flat[role] = flat
+    return flat[:size].reshape(shape)
+
+
+def _padded(x: Arr, g: _Geometry, value: float = 0.0, work: str | None = None) -> Arr:
+    """`x` padded with `value`: a new array, or the work buffer `work` (for use within the call)."""
     if g.ph == 0 and g.pw == 0:
         return x
     n, c, h, w = x.shape
-    out = np.empty((n, c, h + 2 * g.ph, w + 2 * g.pw))
+    shape = (n, c, h + 2 * g.ph, w + 2 * g.pw)
+    out = np.empty(shape) if work is None else _work_buffer(work, shape)
     out[:, :, : g.ph] = value
     out[:, :, g.ph + h :] = value
     out[:, :, :, : g.pw] = value
@@ -187,21 +222,75 @@ def _window(img: Arr, g: _Geometry, offset: tuple[int, int], out_hw: tuple[int, 
 def _im2col_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     """The (N, C, KH, KW, OH, OW) patches of the zero-padded `x`."""
     n, c = x.shape[:2]
-    xp = _padded(x, g)
     col = np.empty((n, c, g.kh, g.kw, *out_hw))
+    _im2col_into(col, _padded(x, g), g)
+    return col
+
+
+def _im2col_into(col: Arr, xp: Arr, g: _Geometry) -> None:
+    """Write the patches of the padded images `xp` into `col` (B, C, KH, KW, OH, OW)."""
+    out_hw = (col.shape[4], col.shape[5])
     for di, dj in g.offsets:
         col[:, :, di, dj] = _window(xp, g, (di, dj), out_hw)
-    return col
+
+
+def _clip(offset: int, pad: int, stride: int, size: int, out_size: int) -> tuple[slice, slice] | None:
+    """Along one axis, the pixels of the unpadded image that a kernel offset reaches and the output
+    positions that reach them: (image slice, output slice), or None when all fall in the padding."""
+    lo = max(0, -((offset - pad) // stride))  # the first output position inside the image
+    hi = min(out_size, (size - 1 + pad - offset) // stride + 1)
+    if hi <= lo:
+        return None
+    first = offset + stride * lo - pad
+    return slice(first, first + stride * (hi - lo - 1) + 1, stride), slice(lo, hi)
+
+
+def _col2im_into(img: Arr, col: Arr, g: _Geometry) -> None:
+    """Overwrite the images `img` (B, C, H, W) with the adjoint of im2col of the patches `col`
+    (B, C, KH, KW, OH, OW): each patch element added to the pixel it came from, padding dropped.
+
+    No padded image is built: each offset adds its patch elements that land inside the image. An
+    offset that covers the whole image (stride 1 with "same" padding: the centre) is copied first
+    in place of zero-filling `img`.
+    """
+    h, w = img.shape[2], img.shape[3]
+    oh, ow = col.shape[4], col.shape[5]
+    parts: list[tuple[int, int, slice, slice, slice, slice]] = []
+    full: tuple[int, int] | None = None
+    for di, dj in g.offsets:
+        rows, cols = _clip(di, g.ph, g.sh, h, oh), _clip(dj, g.pw, g.sw, w, ow)
+        if rows is None or cols is None:
+            continue
+        (ri, ro), (ci, co) = rows, cols
+        covers = g.sh == g.sw == 1 and ri.stop - ri.start == h and ci.stop - ci.start == w
+        if full is None and covers:
+            full = (di, dj)
+            np.copyto(img, col[:, :, di, dj, ro, co])
+        else:
+            parts.append((di, dj, ri, ci, ro, co))
+    if full is None:
+        img.fill(0.0)
+    for di, dj, ri, ci, ro, co in parts:
+        win = img[:, :, ri, ci]
+        win += col[:, :, di, dj, ro, co]
 
 
 def _col2im_array(col: Arr, shape: Shape, g: _Geometry) -> Arr:
     """The adjoint of :func:`_im2col_array`: patches summed back into an image of `shape`."""
-    out_hw = (col.shape[4], col.shape[5])
-    img = _padded_zeros(shape, g)
-    for di, dj in g.offsets:
-        win = _window(img, g, (di, dj), out_hw)
-        win += col[:, :, di, dj]
-    return _unpadded(img, g, shape[2], shape[3])
+    img = np.empty(shape)
+    _col2im_into(img, col, g)
+    return img
+
+
+_CHUNK_BYTES = 1 << 21
+"""How many bytes of patches each matrix product of conv2d and deconv2d takes: a few images at a
+time, so that the patches are written, multiplied and read back while they are in the cache (the
+whole batch's patches are many megabytes, which the copies would otherwise stream through memory)."""
+
+
+def _chunk(n: int, per_image: int) -> int:
+    """Images per block when each image has `per_image` float64 patch elements (at least 1)."""
+    return max(1, min(n, _CHUNK_BYTES // max(8, 8 * per_image)))
 
 
 def _to_matrix(col: Arr) -> Arr:
@@ -218,25 +307,54 @@ def _conv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     n, c = x.shape[:2]
     oc = W.shape[0]
     oh, ow = out_hw
-    col = _im2col_array(x, g, out_hw).reshape(n, c * g.kh * g.kw, oh * ow)
-    # (OC, C*KH*KW) @ (N, C*KH*KW, OH*OW): one matrix product per image, written straight in NCHW.
-    return as_f64(np.matmul(W.reshape(oc, c * g.kh * g.kw), col)).reshape(n, oc, oh, ow)
+    k = c * g.kh * g.kw
+    kernels = W.reshape(oc, k)
+    xp = _padded(x, g, work="padded")
+    y = np.empty((n, oc, oh * ow))
+    step = _chunk(n, k * oh * ow)
+    col = _work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
+    for start in range(0, n, step):
+        part = xp[start : start + step]
+        b = part.shape[0]
+        _im2col_into(col[:b], part, g)
+        # (OC, C*KH*KW) @ (B, C*KH*KW, OH*OW): one matrix product per image, written straight in NCHW.
+        np.matmul(kernels, col[:b].reshape(b, k, oh * ow), out=y[start : start + b])
+    return y.reshape(n, oc, oh, ow)
 
 
 def _deconv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     n, ci, h, w = x.shape
     co = W.shape[1]
-    cols = np.matmul(W.reshape(ci, co * g.kh * g.kw).T, x.reshape(n, ci, h * w))
-    return _col2im_array(as_f64(cols).reshape(n, co, g.kh, g.kw, h, w), (n, co, *out_hw), g)
+    k = co * g.kh * g.kw
+    kernels = W.reshape(ci, k).T
+    x3 = x.reshape(n, ci, h * w)
+    y = np.empty((n, co, *out_hw))
+    step = _chunk(n, k * h * w)
+    col = _work_buffer("patches", (min(n, step), co, g.kh, g.kw, h, w))
+    for start in range(0, n, step):
+        b = min(step, n - start)
+        np.matmul(kernels, x3[start : start + b], out=col[:b].reshape(b, k, h * w))
+        _col2im_into(y[start : start + b], col[:b], g)
+    return y
 
 
 def _grad_w_array(x: Arr, gy: Arr, g: _Geometry) -> Arr:
     n, c = x.shape[:2]
     o, oh, ow = gy.shape[1:]
-    col = _im2col_array(x, g, (oh, ow)).reshape(n, c * g.kh * g.kw, oh * ow)
-    # Per image (O, OH*OW) @ (OH*OW, C*KH*KW), then the batch sum: BLAS reads the transposed
-    # patches in place, where a tensordot over (N, OH*OW) would copy them first.
-    per_image = np.matmul(gy.reshape(n, o, oh * ow), col.transpose(0, 2, 1))
+    k = c * g.kh * g.kw
+    xp = _padded(x, g, work="padded")
+    g3 = gy.reshape(n, o, oh * ow)
+    per_image = np.empty((n, o, k))
+    step = _chunk(n, k * oh * ow)
+    col = _work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
+    for start in range(0, n, step):
+        part = xp[start : start + step]
+        b = part.shape[0]
+        _im2col_into(col[:b], part, g)
+        # Per image (O, OH*OW) @ (OH*OW, C*KH*KW), then the batch sum: BLAS reads the transposed
+        # patches in place, where a tensordot over (N, OH*OW) would copy them first.
+        cols = col[:b].reshape(b, k, oh * ow).transpose(0, 2, 1)
+        np.matmul(g3[start : start + b], cols, out=per_image[start : start + b])
     return as_f64(per_image.sum(axis=0)).reshape(o, c, g.kh, g.kw)
 
 
@@ -268,7 +386,10 @@ def _max_pool_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> tuple[Arr,
 def _scatter_to_argmax(gy: Arr, index: IntArr, shape: Shape, g: _Geometry) -> Arr:
     """Each element of `gy` added to the input element its window's `index` names."""
     out_hw = (index.shape[2], index.shape[3])
-    gxp = _padded_zeros(shape, g)
+    h, w = shape[2] + 2 * g.ph, shape[3] + 2 * g.pw
+    # Windows that tile the padded image (2x2 at stride 2 on an even size) write every element once.
+    tiles = g.stride == g.kernel and out_hw[0] * g.kh == h and out_hw[1] * g.kw == w
+    gxp = np.empty((shape[0], shape[1], h, w)) if tiles else _padded_zeros(shape, g)
     for t, offset in enumerate(g.offsets):
         win = _window(gxp, g, offset, out_hw)
         if g.overlapping:
