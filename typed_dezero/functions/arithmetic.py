@@ -57,9 +57,13 @@ def add(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Add()(x0, x1)
     if _is_number(x1):
-        return AddConst(float_constant("add", x1, "x1"))(_input("add", x0, "x0"))
+        return AddConst(float_constant("add", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("add", x0, "x0")
+        )
     if _is_number(x0):
-        return AddConst(float_constant("add", x0, "x0"))(_input("add", x1, "x1"))
+        return AddConst(float_constant("add", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("add", x1, "x1")
+        )
     return Add()(_input("add", x0, "x0"), _input("add", x1, "x1"))
 
 
@@ -86,9 +90,13 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Sub()(x0, x1)
     if _is_number(x1):
-        return SubConst(float_constant("sub", x1, "x1"))(_input("sub", x0, "x0"))
+        return SubConst(float_constant("sub", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("sub", x0, "x0")
+        )
     if _is_number(x0):
-        return RSubConst(float_constant("sub", x0, "x0"))(_input("sub", x1, "x1"))
+        return RSubConst(float_constant("sub", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("sub", x1, "x1")
+        )
     return Sub()(_input("sub", x0, "x0"), _input("sub", x1, "x1"))
 
 
@@ -98,9 +106,13 @@ def rsub(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):
         return Sub()(x1, x0)
     if _is_number(x1):
-        return RSubConst(float_constant("rsub", x1, "x1"))(_input("rsub", x0, "x0"))
+        return RSubConst(float_constant("rsub", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("rsub", x0, "x0")
+        )
     if _is_number(x0):
-        return SubConst(float_constant("rsub", x0, "x0"))(_input("rsub", x1, "x1"))
+        return SubConst(float_constant("rsub", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("rsub", x1, "x1")
+        )
     return Sub()(_input("rsub", x1, "x1"), _input("rsub", x0, "x0"))
 
 
@@ -127,9 +139,13 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Mul()(x0, x1)
     if _is_number(x1):
-        return MulConst(float_constant("mul", x1, "x1"))(_input("mul", x0, "x0"))
+        return MulConst(float_constant("mul", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("mul", x0, "x0")
+        )
     if _is_number(x0):
-        return MulConst(float_constant("mul", x0, "x0"))(_input("mul", x1, "x1"))
+        return MulConst(float_constant("mul", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("mul", x1, "x1")
+        )
     return Mul()(_input("mul", x0, "x0"), _input("mul", x1, "x1"))
 
 
@@ -159,9 +175,13 @@ def div(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Div()(x0, x1)
     if _is_number(x1):
-        return DivConst(float_constant("div", x1, "x1"))(_input("div", x0, "x0"))
+        return DivConst(float_constant("div", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("div", x0, "x0")
+        )
     if _is_number(x0):
-        return RDivConst(float_constant("div", x0, "x0"))(_input("div", x1, "x1"))
+        return RDivConst(float_constant("div", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("div", x1, "x1")
+        )
     return Div()(_input("div", x0, "x0"), _input("div", x1, "x1"))
 
 
@@ -171,9 +191,13 @@ def rdiv(x0: Operand, x1: Operand) -> Variable:
     if isinstance(x0, Variable) and isinstance(x1, Variable):
         return Div()(x1, x0)
     if _is_number(x1):
-        return RDivConst(float_constant("rdiv", x1, "x1"))(_input("rdiv", x0, "x0"))
+        return RDivConst(float_constant("rdiv", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("rdiv", x0, "x0")
+        )
     if _is_number(x0):
-        return DivConst(float_constant("rdiv", x0, "x0"))(_input("rdiv", x1, "x1"))
+        return DivConst(float_constant("rdiv", x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input("rdiv", x1, "x1")
+        )
     return Div()(_input("rdiv", x1, "x1"), _input("rdiv", x0, "x0"))
 
 
@@ -188,7 +212,8 @@ def _is_number(x: object) -> TypeGuard[float]:
 def _input(where: str, x: Operand, name: str, *, binary: bool = True) -> Variable | Arr:
     """`x` as a Function input, refused in the public function's words when it cannot be one: a
     number is accepted as one operand of a binary function only (it becomes the Function's
-    constant), so here, where the other operand was not the Variable or array, it is refused."""
+    constant), so here, where the other operand was not the Variable or array, it is refused. With
+    a number operand, callers test for a Variable inline first: that is the operators' hot path."""
     if isinstance(x, Variable | np.ndarray):
         return x  # an array of another dtype is refused, and named, by Function.__call__
     if not binary:
@@ -454,7 +479,9 @@ def pow(x0: Operand, x1: Operand) -> Variable:  # noqa: A001 - DeZero's name, sh
     """``x0 ** x1``. A Python int/float exponent is a constant; an array or Variable exponent is
     differentiated too (its gradient ``x0**x1 * log(x0)`` is taken as 0 where ``x0 <= 0``)."""
     if _is_number(x1):
-        return PowConst(float_constant("pow", x1, "x1"))(_input("pow", x0, "x0"))
+        return PowConst(float_constant("pow", x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input("pow", x0, "x0")
+        )
     if _is_number(x0):  # `2.0 ** x`: Functions refuse bare numbers, so make the base an array
         return Pow()(np.array(float_constant("pow", x0, "x0"), dtype=np.float64), _input("pow", x1, "x1"))
     return Pow()(_input("pow", x0, "x0"), _input("pow", x1, "x1"))
