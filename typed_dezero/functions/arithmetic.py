@@ -3,6 +3,7 @@ summed back to its input's shape."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeGuard, final
 
 import numpy as np
@@ -56,15 +57,7 @@ def add(x0: Operand, x1: Operand) -> Variable:
     """``x0 + x1`` with broadcasting."""
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Add()(x0, x1)
-    if _is_number(x1):
-        return AddConst(float_constant("add", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("add", x0, "x0")
-        )
-    if _is_number(x0):
-        return AddConst(float_constant("add", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("add", x1, "x1")
-        )
-    return Add()(_input("add", x0, "x0"), _input("add", x1, "x1"))
+    return _with_number("add", x0, x1, Add, AddConst, AddConst)
 
 
 @final
@@ -89,15 +82,7 @@ def sub(x0: Operand, x1: Operand) -> Variable:
     """``x0 - x1`` with broadcasting."""
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Sub()(x0, x1)
-    if _is_number(x1):
-        return SubConst(float_constant("sub", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("sub", x0, "x0")
-        )
-    if _is_number(x0):
-        return RSubConst(float_constant("sub", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("sub", x1, "x1")
-        )
-    return Sub()(_input("sub", x0, "x0"), _input("sub", x1, "x1"))
+    return _with_number("sub", x0, x1, Sub, SubConst, RSubConst)
 
 
 def rsub(x0: Operand, x1: Operand) -> Variable:
@@ -105,15 +90,7 @@ def rsub(x0: Operand, x1: Operand) -> Variable:
     # Not sub(x1, x0): its refusals would name sub's arguments, swapped.
     if isinstance(x0, Variable) and isinstance(x1, Variable):
         return Sub()(x1, x0)
-    if _is_number(x1):
-        return RSubConst(float_constant("rsub", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("rsub", x0, "x0")
-        )
-    if _is_number(x0):
-        return SubConst(float_constant("rsub", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("rsub", x1, "x1")
-        )
-    return Sub()(_input("rsub", x1, "x1"), _input("rsub", x0, "x0"))
+    return _with_number("rsub", x0, x1, Sub, RSubConst, SubConst, swap=True)
 
 
 @final
@@ -138,15 +115,7 @@ def mul(x0: Operand, x1: Operand) -> Variable:
     """``x0 * x1`` elementwise, with broadcasting."""
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Mul()(x0, x1)
-    if _is_number(x1):
-        return MulConst(float_constant("mul", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("mul", x0, "x0")
-        )
-    if _is_number(x0):
-        return MulConst(float_constant("mul", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("mul", x1, "x1")
-        )
-    return Mul()(_input("mul", x0, "x0"), _input("mul", x1, "x1"))
+    return _with_number("mul", x0, x1, Mul, MulConst, MulConst)
 
 
 @final
@@ -174,15 +143,7 @@ def div(x0: Operand, x1: Operand) -> Variable:
     """``x0 / x1`` elementwise, with broadcasting."""
     if isinstance(x0, Variable) and isinstance(x1, Variable):  # the common case, decided first
         return Div()(x0, x1)
-    if _is_number(x1):
-        return DivConst(float_constant("div", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("div", x0, "x0")
-        )
-    if _is_number(x0):
-        return RDivConst(float_constant("div", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("div", x1, "x1")
-        )
-    return Div()(_input("div", x0, "x0"), _input("div", x1, "x1"))
+    return _with_number("div", x0, x1, Div, DivConst, RDivConst)
 
 
 def rdiv(x0: Operand, x1: Operand) -> Variable:
@@ -190,15 +151,7 @@ def rdiv(x0: Operand, x1: Operand) -> Variable:
     # Not div(x1, x0): its refusals would name div's arguments, swapped.
     if isinstance(x0, Variable) and isinstance(x1, Variable):
         return Div()(x1, x0)
-    if _is_number(x1):
-        return RDivConst(float_constant("rdiv", x1, "x1"))(
-            x0 if isinstance(x0, Variable) else _input("rdiv", x0, "x0")
-        )
-    if _is_number(x0):
-        return DivConst(float_constant("rdiv", x0, "x0"))(
-            x1 if isinstance(x1, Variable) else _input("rdiv", x1, "x1")
-        )
-    return Div()(_input("rdiv", x1, "x1"), _input("rdiv", x0, "x0"))
+    return _with_number("rdiv", x0, x1, Div, RDivConst, DivConst, swap=True)
 
 
 # With a Python number on one side, the number is a constant of a one-input Function: no Variable
@@ -212,8 +165,7 @@ def _is_number(x: object) -> TypeGuard[float]:
 def _input(where: str, x: Operand, name: str, *, binary: bool = True) -> Variable | Arr:
     """`x` as a Function input, refused in the public function's words when it cannot be one: a
     number is accepted as one operand of a binary function only (it becomes the Function's
-    constant), so here, where the other operand was not the Variable or array, it is refused. With
-    a number operand, callers test for a Variable inline first: that is the operators' hot path."""
+    constant), so here, where the other operand was not the Variable or array, it is refused."""
     if isinstance(x, Variable | np.ndarray):
         return x  # an array of another dtype is refused, and named, by Function.__call__
     if not binary:
@@ -224,6 +176,32 @@ def _input(where: str, x: Operand, name: str, *, binary: bool = True) -> Variabl
         expected = "a Variable, a float64 ndarray or a Python int/float"
     msg = f"{where}: {name} must be {expected}, got {describe(x)}; {f64_hint(x)}"
     raise DezeroTypeError(msg)
+
+
+def _with_number(  # noqa: PLR0917 - one shape for the six arithmetic functions
+    where: str,
+    x0: Operand,
+    x1: Operand,
+    full: Callable[[], BinaryFunction],
+    number1: Callable[[float], UnaryFunction],
+    number0: Callable[[float], UnaryFunction],
+    *,
+    swap: bool = False,
+) -> Variable:
+    """`where(x0, x1)` when not both are Variables: ``number1(x1)(x0)`` for a number x1,
+    ``number0(x0)(x1)`` for a number x0, else ``full()(x0, x1)`` (``full()(x1, x0)`` with `swap`).
+    A number is refused for both, and anything else than a Variable, an array or a number, in the
+    words of `where` (x1 is looked at first, so that two numbers blame x0)."""
+    if _is_number(x1):
+        return number1(float_constant(where, x1, "x1"))(
+            x0 if isinstance(x0, Variable) else _input(where, x0, "x0")
+        )
+    if _is_number(x0):
+        return number0(float_constant(where, x0, "x0"))(
+            x1 if isinstance(x1, Variable) else _input(where, x1, "x1")
+        )
+    a, b = _input(where, x0, "x0"), _input(where, x1, "x1")
+    return full()(b, a) if swap else full()(a, b)
 
 
 @final
