@@ -243,40 +243,6 @@ TARGETS: Final[list[Target]] = [
         Arg("outsize", st.none(), "pair"),
     ),
     target("pooling", F.pooling, IMG, KERNEL, STRIDE, Arg("pad", st.sampled_from([0, 1]), "pair")),
-    # The book's teaching variants, composed from the functions above: same arguments, same contract.
-    target("sigmoid_simple", F.sigmoid_simple, X),
-    target("softmax_simple", F.softmax_simple, X, Arg("axis", st.sampled_from([0, 1, -1]), "int")),
-    target(
-        "linear_simple",
-        F.linear_simple,
-        Arg("x", va(2, 3), "array"),
-        Arg("W", va(3, 4), "array"),
-        Arg("b", st.one_of(st.none(), va(4)), "array"),
-    ),
-    target(
-        "mean_squared_error_simple",
-        F.mean_squared_error_simple,
-        Arg("x0", va(4, 2), "array"),
-        Arg("x1", va(4, 2), "array"),
-    ),
-    target(
-        "softmax_cross_entropy_simple",
-        F.softmax_cross_entropy_simple,
-        Arg("x", va(4, 3, lo=-50, hi=50), "array"),
-        Arg("t", labels(4, 3), "labels"),
-    ),
-    target(
-        "conv2d_simple",
-        F.conv2d_simple,
-        IMG,
-        Arg("W", va(4, 3, 3, 3), "array"),
-        Arg("b", st.one_of(st.none(), va(4)), "array"),
-        STRIDE,
-        PAD,
-    ),
-    target(
-        "pooling_simple", F.pooling_simple, IMG, KERNEL, STRIDE, Arg("pad", st.sampled_from([0, 1]), "pair")
-    ),
     target("average_pooling", F.average_pooling, IMG, KERNEL, STRIDE, PAD),
     target("im2col", F.im2col, IMG, KERNEL, STRIDE, PAD, Arg("to_matrix", st.booleans(), "bool")),
     target(
@@ -290,6 +256,28 @@ TARGETS: Final[list[Target]] = [
         Arg("to_matrix", st.just(True), "bool"),
     ),
 ]
+
+
+SIMPLE_VARIANTS: Final = (
+    "sigmoid",
+    "softmax",
+    "linear",
+    "mean_squared_error",
+    "softmax_cross_entropy",
+    "conv2d",
+    "pooling",
+)
+# The book's teaching variants, composed from the functions above: same arguments, same contract.
+TARGETS.extend(
+    Target(
+        Contract((f"{t.contract.op[0]}_simple",)),
+        fn(f"{t.contract.op[0]}_simple"),
+        t.args,
+        covers=(f"{t.contract.op[0]}_simple",),
+    )
+    for t in list(TARGETS)
+    if t.contract.op[0] in SIMPLE_VARIANTS
+)
 
 
 def _call_method(name: str) -> Callable[..., object]:
