@@ -3,8 +3,10 @@
 Each workload module defines ``measure(kind, case, settings) -> Samples``, which times one contender
 ("floor": hand-written NumPy; "torch": PyTorch; "typed": typed_dezero) on one case, in the current
 process, and ``run(settings) -> WorkloadResult``, which interleaves the contenders over several
-rounds. typed_dezero always runs in a child process (``python -m benchmarks._child``), because its
-runtime-checking switch is read once, at import; the baselines run in the parent.
+rounds. Every contender runs in a fresh child process (``python -m benchmarks._child``): typed_dezero
+must, since its runtime-checking switch is read once, at import, and the baselines do too, so that
+no contender inherits the parent's heap, imports or threads (glibc's heap thresholds, for one,
+adapt to what a process has freed before).
 """
 
 from __future__ import annotations
@@ -253,25 +255,15 @@ def parse_samples(text: str) -> Samples:
 
 
 def gather(
-    module: str,
-    measure: Callable[[Kind, str, Settings], Samples],
-    cs: Sequence[Contender],
-    case: str,
-    settings: Settings,
-    *,
-    rounds: int = 0,
+    module: str, cs: Sequence[Contender], case: str, settings: Settings, *, rounds: int = 0
 ) -> dict[str, Samples]:
-    """Each contender's samples of `case`, over several rounds in rotated order; typed_dezero in children."""
+    """Each contender's samples of `case`, over several rounds in rotated order, each contender in a
+    fresh child process of its own (every round, every contender: the same start for all)."""
     out: dict[str, Samples] = {c.label: {} for c in cs}
     for r in range(rounds or settings.rounds):
         k = r % len(cs)
         for c in [*cs[k:], *cs[:k]]:
-            got = (
-                child_samples(module, c.kind, case, settings, checks=c.checks)
-                if c.kind == "typed"
-                else measure(c.kind, case, settings)
-            )
-            for key, values in got.items():
+            for key, values in child_samples(module, c.kind, case, settings, checks=c.checks).items():
                 out[c.label].setdefault(key, []).extend(values)
     return out
 

@@ -309,7 +309,7 @@ def agreement_rows(got: Mapping[str, Samples], labels: list[str], epochs: int) -
 
 def run(settings: Settings) -> WorkloadResult:
     cs = contenders(settings, floor=False)
-    got = gather(NAME, measure, cs, CASE, settings)
+    got = gather(NAME, cs, CASE, settings)
     result = WorkloadResult(NUMBER, NAME, TITLE)
     torch = got.get("PyTorch")
     typed = [c.label for c in cs if c.kind == "typed"]

@@ -184,7 +184,7 @@ def measure(kind: Kind, case: str, settings: Settings) -> Samples:
 
 def run(settings: Settings) -> WorkloadResult:
     cs = contenders(settings)
-    got = gather(NAME, measure, cs, CASE, settings)
+    got = gather(NAME, cs, CASE, settings)
     result = WorkloadResult(3, NAME, TITLE)
     torch = got.get("PyTorch")
     for c in cs:

@@ -178,7 +178,7 @@ def measure(kind: Kind, case: str, settings: Settings) -> Samples:
 
 def run(settings: Settings) -> WorkloadResult:
     cs = contenders(settings, checks_off=True)
-    got = gather(NAME, measure, cs, "epoch", settings)
+    got = gather(NAME, cs, "epoch", settings)
     result = WorkloadResult(2, NAME, TITLE)
     floor = got["NumPy floor"]
     torch = got.get("PyTorch")

@@ -117,7 +117,7 @@ def measure(kind: Kind, case: str, settings: Settings) -> Samples:
 
 def run(settings: Settings) -> WorkloadResult:
     cs = contenders(settings, checks_off=True)
-    got = gather(NAME, measure, cs, "all", settings)
+    got = gather(NAME, cs, "all", settings)
     result = WorkloadResult(1, NAME, TITLE)
     floor = got["NumPy floor"]
     torch = got.get("PyTorch")

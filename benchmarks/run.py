@@ -15,8 +15,9 @@ Workloads (by number or name; all by default):
 For every workload it prints the medians of several runs (with the interquartile range in percent of
 the median) of typed_dezero, of a hand-written NumPy version (the floor) and of PyTorch on the CPU in
 float64 (when installed), the ratios, and the goal of issue 5 with PASS/MISS; then all rows as one
-markdown table. Contenders are interleaved round by round, BLAS/OpenMP run on one thread, and
-typed_dezero runs in child processes (its runtime-checking switch is read at import). Numbers from a
+markdown table. Contenders are interleaved round by round, BLAS/OpenMP run on one thread, and every
+contender runs in a fresh child process per round (typed_dezero's runtime-checking switch is read
+at import; the baselines start from the same clean state). Numbers from a
 busy machine are noisy: compare the ratios of one run, and rerun before concluding. Nothing here
 asserts on time.
 

@@ -240,7 +240,7 @@ def run(settings: Settings) -> WorkloadResult:
     grads_agree = True
     for shape in SHAPES:
         ns = sizes(shape, settings)
-        per_n = [gather(NAME, measure, cs, f"{shape}:{n}", settings, rounds=rounds(n, settings)) for n in ns]
+        per_n = [gather(NAME, cs, f"{shape}:{n}", settings, rounds=rounds(n, settings)) for n in ns]
         totals: dict[str, list[float]] = {c.label: [] for c in cs}
         for n, got in zip(ns, per_n, strict=True):
             for c in cs:

@@ -27,6 +27,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
+from typed_dezero.functions._recycling import empty_result
 from typed_dezero.functions._util import as_f64, check_shape
 from typed_dezero.functions.linalg import linear
 from typed_dezero.functions.reduction import max as max_
@@ -193,7 +194,7 @@ def _padded(x: Arr, g: _Geometry, value: float = 0.0, work: str | None = None) -
         return x
     n, c, h, w = x.shape
     shape = (n, c, h + 2 * g.ph, w + 2 * g.pw)
-    out = np.empty(shape) if work is None else _work_buffer(work, shape)
+    out = empty_result(shape) if work is None else _work_buffer(work, shape)
     out[:, :, : g.ph] = value
     out[:, :, g.ph + h :] = value
     out[:, :, :, : g.pw] = value
@@ -204,13 +205,17 @@ def _padded(x: Arr, g: _Geometry, value: float = 0.0, work: str | None = None) -
 
 def _padded_zeros(shape: Shape, g: _Geometry) -> Arr:
     n, c, h, w = shape
-    return np.zeros((n, c, h + 2 * g.ph, w + 2 * g.pw))
+    out = empty_result((n, c, h + 2 * g.ph, w + 2 * g.pw))
+    out.fill(0.0)
+    return out
 
 
 def _unpadded(img: Arr, g: _Geometry, h: int, w: int) -> Arr:
     if g.ph == 0 and g.pw == 0:
         return img
-    return np.ascontiguousarray(img[:, :, g.ph : g.ph + h, g.pw : g.pw + w])
+    out = empty_result((img.shape[0], img.shape[1], h, w))
+    np.copyto(out, img[:, :, g.ph : g.ph + h, g.pw : g.pw + w])
+    return out
 
 
 def _window(img: Arr, g: _Geometry, offset: tuple[int, int], out_hw: tuple[int, int]) -> Arr:
@@ -222,7 +227,7 @@ def _window(img: Arr, g: _Geometry, offset: tuple[int, int], out_hw: tuple[int, 
 def _im2col_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     """The (N, C, KH, KW, OH, OW) patches of the zero-padded `x`."""
     n, c = x.shape[:2]
-    col = np.empty((n, c, g.kh, g.kw, *out_hw))
+    col = empty_result((n, c, g.kh, g.kw, *out_hw))
     _im2col_into(col, _padded(x, g), g)
     return col
 
@@ -277,7 +282,7 @@ def _col2im_into(img: Arr, col: Arr, g: _Geometry) -> None:
 
 def _col2im_array(col: Arr, shape: Shape, g: _Geometry) -> Arr:
     """The adjoint of :func:`_im2col_array`: patches summed back into an image of `shape`."""
-    img = np.empty(shape)
+    img = empty_result(shape)
     _col2im_into(img, col, g)
     return img
 
@@ -310,7 +315,7 @@ def _conv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     k = c * g.kh * g.kw
     kernels = W.reshape(oc, k)
     xp = _padded(x, g, work="padded")
-    y = np.empty((n, oc, oh * ow))
+    y = empty_result((n, oc, oh * ow))
     step = _chunk(n, k * oh * ow)
     col = _work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
     for start in range(0, n, step):
@@ -328,7 +333,7 @@ def _deconv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     k = co * g.kh * g.kw
     kernels = W.reshape(ci, k).T
     x3 = x.reshape(n, ci, h * w)
-    y = np.empty((n, co, *out_hw))
+    y = empty_result((n, co, *out_hw))
     step = _chunk(n, k * h * w)
     col = _work_buffer("patches", (min(n, step), co, g.kh, g.kw, h, w))
     for start in range(0, n, step):
@@ -364,7 +369,8 @@ def _bias_grad(gy: Arr) -> Arr:
 
 def _argmax_windows(windows: list[Arr]) -> tuple[Arr, IntArr]:
     """The elementwise maximum of the windows and, per element, the first window attaining it."""
-    y = windows[0].copy()
+    y = empty_result(windows[0].shape)
+    np.copyto(y, windows[0])
     for win in windows[1:]:
         np.maximum(y, win, out=y)
     index: IntArr = np.zeros(y.shape, dtype=np.min_scalar_type(len(windows) - 1))
@@ -389,7 +395,7 @@ def _scatter_to_argmax(gy: Arr, index: IntArr, shape: Shape, g: _Geometry) -> Ar
     h, w = shape[2] + 2 * g.ph, shape[3] + 2 * g.pw
     # Windows that tile the padded image (2x2 at stride 2 on an even size) write every element once.
     tiles = g.stride == g.kernel and out_hw[0] * g.kh == h and out_hw[1] * g.kw == w
-    gxp = np.empty((shape[0], shape[1], h, w)) if tiles else _padded_zeros(shape, g)
+    gxp = empty_result((shape[0], shape[1], h, w)) if tiles else _padded_zeros(shape, g)
     for t, offset in enumerate(g.offsets):
         win = _window(gxp, g, offset, out_hw)
         if g.overlapping:
@@ -403,7 +409,8 @@ def _gather_argmax(x: Arr, index: IntArr, g: _Geometry) -> Arr:
     """From each window of `x`, the element `index` names (the adjoint of the scatter)."""
     out_hw = (index.shape[2], index.shape[3])
     xp = _padded(x, g)
-    y = np.zeros(index.shape)
+    y = empty_result(index.shape)
+    y.fill(0.0)
     for t, offset in enumerate(g.offsets):
         y += np.where(index == t, _window(xp, g, offset, out_hw), 0.0)
     return y
@@ -412,7 +419,8 @@ def _gather_argmax(x: Arr, index: IntArr, g: _Geometry) -> Arr:
 def _average_pool_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     xp = _padded(x, g)
     first, *rest = g.offsets
-    y = _window(xp, g, first, out_hw).copy()
+    y = empty_result((xp.shape[0], xp.shape[1], *out_hw))
+    np.copyto(y, _window(xp, g, first, out_hw))
     for offset in rest:
         y += _window(xp, g, offset, out_hw)
     y *= 1.0 / (g.kh * g.kw)
