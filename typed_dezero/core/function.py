@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeAlias, overload
 
 import numpy as np
@@ -74,7 +75,9 @@ class Function(ABC, Generic[In, Out]):
     """
 
     inputs: tuple[Variable, ...] = ()
-    outputs: tuple[weakref.ref[Variable], ...] = ()
+    _output_refs: weakref.ref[Variable] | tuple[weakref.ref[Variable], ...] = ()
+    """What ``outputs`` reads: one output's reference alone (a tuple per node would be one more
+    object for the garbage collector to visit, in every graph), several outputs' as a tuple."""
     generation: int = 0
     output_shapes: tuple[Shape, ...] = ()
     _claimed_by: tuple[Variable, ...] | None = None
@@ -157,7 +160,7 @@ class Function(ABC, Generic[In, Out]):
                     y.generation = generation + 1
                     self.generation = generation
                     self.inputs = xs
-                    self.outputs = (weakref.ref(y),)
+                    self._output_refs = weakref.ref(y)
                     kept = True
                 return y
             outputs = self._outputs(node, xs, ys, record=record, anomaly=switches.detect_anomaly)
@@ -171,6 +174,16 @@ class Function(ABC, Generic[In, Out]):
         finally:
             if node is self and not kept:
                 self._claimed_by = None
+
+    @property
+    def outputs(self) -> tuple[weakref.ref[Variable], ...]:
+        """Weak references to the outputs, in order (empty before a call that recorded the node)."""
+        refs = self._output_refs
+        return refs if isinstance(refs, tuple) else (refs,)
+
+    @outputs.setter
+    def outputs(self, refs: Sequence[weakref.ref[Variable]]) -> None:
+        self._output_refs = tuple(refs)
 
     def _private_copy(self) -> Function[Any, Any]:
         # For a call under no_grad of an instance held by another call: whatever its forward stores
@@ -200,7 +213,7 @@ class Function(ABC, Generic[In, Out]):
                 y.generation = generation + 1
             self.generation = generation
             self.inputs = xs
-            self.outputs = tuple([weakref.ref(y) for y in outputs])
+            self._output_refs = tuple([weakref.ref(y) for y in outputs])
             # backward feeds zeros for an output that got no gradient, even once it is dropped
             self.output_shapes = tuple([y.shape for y in outputs])
         return outputs

@@ -183,8 +183,13 @@ class Variable:
         # Every Variable whose gradient this pass writes is journaled first, with its gradient before
         # the pass, so that any exception, KeyboardInterrupt and MemoryError included, puts them all
         # back: a failed backward changes no gradient and can simply be retried.
-        journal: dict[Variable, Variable | None] = {self: self._grad}
-        remember = journal.setdefault  # the first entry of each Variable: its gradient before the pass
+        # An undo log in two parallel lists (no tuple per entry, appended in order): undone
+        # backwards, each Variable ends with the gradient of its first entry, the one before the pass.
+        # A Variable is logged before its gradient, and its gradient before it is written: a
+        # Variable without a logged gradient (interrupted in between) was not written.
+        written: list[Variable] = [self]
+        before: list[Variable | None] = [self._grad]
+        log_variable, log_grad = written.append, before.append
         # Entries are (-generation, insertion order, function): deepest first, ties stable.
         tie = 0
         heap: list[tuple[int, int, Function[Any, Any]]] = [(-creator.generation, 0, creator)]
@@ -209,7 +214,8 @@ class Variable:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
                         old = x._grad
-                        remember(x, old)
+                        log_variable(x)
+                        log_grad(old)
                         if old is None:
                             x._grad = Variable(ga)
                         else:
@@ -230,7 +236,8 @@ class Variable:
                         if not x.requires_grad:
                             continue
                         old = x._grad
-                        remember(x, old)
+                        log_variable(x)
+                        log_grad(old)
                         if old is None:
                             x._grad = gx
                         else:
@@ -244,16 +251,25 @@ class Variable:
                             tie += 1
                             push(heap, (-c.generation, tie, c))
                 if not retain_grad:
-                    for ref in f.outputs:
-                        y = ref()
+                    outputs = f.outputs
+                    if len(outputs) == 1:
+                        # f was reached through its one output, whose gradient this pass wrote and
+                        # logged (or it is self): releasing it needs no entry of its own.
+                        y = outputs[0]()
                         if y is not None:
-                            remember(y, y._grad)
                             y._grad = None
+                    else:
+                        for ref in outputs:
+                            y = ref()
+                            if y is not None:
+                                log_variable(y)
+                                log_grad(y._grad)
+                                y._grad = None
             flags_var.reset(token)  # last: an interrupt at any step before it undoes the whole pass
         except BaseException:
             flags_var.set(switches)  # (not reset: the token may be used up, or never made)
-            for v, g in journal.items():
-                v._grad = g
+            for i in range(len(before) - 1, -1, -1):
+                written[i]._grad = before[i]
             raise
 
     @staticmethod
