@@ -86,6 +86,19 @@ def test_outputs_are_weak_references() -> None:
     assert f.outputs[0]() is None
 
 
+def test_outputs_of_one_and_of_two_outputs_and_assigned_as_dezero_does() -> None:
+    x = Variable(np.ones(2))
+    f, g = Square(), Scales()
+    y = f(x)
+    y0, y1 = g(x)
+    assert isinstance(f.outputs, tuple)
+    assert [r() for r in f.outputs] == [y]
+    assert [r() for r in g.outputs] == [y0, y1]
+    z = Variable(np.zeros(2))
+    f.outputs = [weakref.ref(z), weakref.ref(y)]  # DeZero's __call__ stores a list
+    assert f.outputs == (weakref.ref(z), weakref.ref(y))
+
+
 def test_no_graph_is_recorded_without_backprop() -> None:
     x = Variable(np.ones(2))
     f = Exp()

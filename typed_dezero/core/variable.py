@@ -252,19 +252,16 @@ class Variable:
                             push(heap, (-c.generation, tie, c))
                 if not retain_grad:
                     outputs = f.outputs
-                    if len(outputs) == 1:
-                        # f was reached through its one output, whose gradient this pass wrote and
-                        # logged (or it is self): releasing it needs no entry of its own.
-                        y = outputs[0]()
+                    # A node with one output was reached through it, and this pass wrote and logged
+                    # its gradient (or it is self): releasing it needs no entry of its own.
+                    logged = len(outputs) == 1
+                    for ref in outputs:
+                        y = ref()
                         if y is not None:
-                            y._grad = None
-                    else:
-                        for ref in outputs:
-                            y = ref()
-                            if y is not None:
+                            if not logged:
                                 log_variable(y)
                                 log_grad(y._grad)
-                                y._grad = None
+                            y._grad = None
             flags_var.reset(token)  # last: an interrupt at any step before it undoes the whole pass
         except BaseException:
             flags_var.set(switches)  # (not reset: the token may be used up, or never made)
