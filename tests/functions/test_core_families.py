@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -324,3 +325,38 @@ def test_index_changed_after_forward_does_not_change_the_gradient(index: Index, 
     where: Any = original  # numpy's stub for ufunc.at lists only integer-array indices
     np.add.at(expected, where, w)
     np.testing.assert_array_equal(_g(x), expected)
+
+
+Binary = Callable[[Variable, Arr], Variable]
+Closed = Callable[[Arr, Arr], Arr]
+RAW_OPERAND_CASES: dict[str, tuple[Binary, Closed]] = {
+    "x*c": (lambda x, c: x * c, lambda x, c: c + 0 * x),
+    "c*x": (lambda x, c: c * x, lambda x, c: c + 0 * x),
+    "x-c": (lambda x, c: x - c, lambda x, c: 1 + 0 * (x + c)),
+    "c-x": (lambda x, c: c - x, lambda x, c: -1 + 0 * (x + c)),
+    "x/c": (lambda x, c: x / c, lambda x, c: 1 / c + 0 * x),
+    "c/x": (lambda x, c: c / x, lambda x, c: -c / x**2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RAW_OPERAND_CASES))
+@pytest.mark.parametrize(("x_shape", "c_shape"), [((2, 3), (3,)), ((3,), (2, 3)), ((), ())])
+def test_a_raw_array_operand_gets_no_gradient_and_the_variable_the_right_one(
+    name: str, x_shape: tuple[int, ...], c_shape: tuple[int, ...]
+) -> None:
+    # The fast path skips the constant's gradient; the Variable's must still be the closed form,
+    # summed over the broadcast axes, on both backward paths.
+    op, derivative = RAW_OPERAND_CASES[name]
+    rng = np.random.default_rng(11)
+    xd, c = rng.uniform(0.5, 2.0, size=x_shape), rng.uniform(0.5, 2.0, size=c_shape)
+    full = np.asarray(derivative(xd, c), dtype=np.float64)
+    expected = full.sum(axis=tuple(range(full.ndim - xd.ndim)))
+    for create_graph in (False, True):
+        x = Variable(xd.copy())
+        y = op(x, c)
+        creator = y.creator
+        assert creator is not None
+        assert [v.requires_grad for v in creator.inputs] == [v is x for v in creator.inputs]
+        F.sum(y).backward(create_graph=create_graph)
+        assert x.grad is not None
+        np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
