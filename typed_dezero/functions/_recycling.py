@@ -4,9 +4,9 @@ reused for the next result of the same size, in the same thread.
 Why: a training step allocates the same multi-megabyte arrays (a convolution's output, its
 gradient) step after step. glibc returns the top of its heap to the system when a step's arrays are
 freed together, and the next step then pays a page fault for every 4 KiB it writes: about 1,700
-faults and a third of the time of a convolution step (benchmarks/conv.py). PyTorch sidesteps this by
-freeing its graph during backward; the graph of a define-by-run DeZero program lives until the
-user drops it, so here the arrays themselves are kept.
+faults and a third of the time of a convolution step (benchmarks/conv.py, where PyTorch's step
+measured a few hundred at most). The graph of a define-by-run DeZero program, and with it these
+arrays, lives until the user drops it, so here the memory itself is kept for the next step.
 
 A result is a view of a buffer the cache owns. The buffer is handed out again only when its
 reference count says that nothing but the cache holds it: every NumPy view of a result, however
@@ -26,7 +26,15 @@ import numpy as np
 
 from typed_dezero._typing import Arr, Shape
 
-__all__ = ["CACHE_BYTES", "MAX_BYTES", "MIN_BYTES", "cached_bytes", "empty_result"]
+__all__ = [
+    "CACHE_BYTES",
+    "MAX_BYTES",
+    "MIN_BYTES",
+    "cached_bytes",
+    "copied_result",
+    "empty_result",
+    "zeros_result",
+]
 
 MIN_BYTES = 1 << 18
 """Smaller results come from glibc's free lists, which are not given back to the system."""
@@ -83,6 +91,20 @@ def empty_result(shape: Shape) -> Arr:
     buffer = np.empty(size)
     owned.append(buffer)
     return buffer.reshape(shape)
+
+
+def zeros_result(shape: Shape) -> Arr:
+    """:func:`empty_result` filled with zeros."""
+    out = empty_result(shape)
+    out.fill(0.0)
+    return out
+
+
+def copied_result(a: Arr) -> Arr:
+    """A C-contiguous copy of `a` (a view, say) in :func:`empty_result`'s memory."""
+    out = empty_result(a.shape)
+    np.copyto(out, a)
+    return out
 
 
 def cached_bytes() -> int:

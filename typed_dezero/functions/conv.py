@@ -27,7 +27,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._recycling import empty_result
+from typed_dezero.functions._recycling import copied_result, empty_result, zeros_result
 from typed_dezero.functions._util import as_f64, check_shape
 from typed_dezero.functions.linalg import linear
 from typed_dezero.functions.reduction import max as max_
@@ -205,17 +205,13 @@ def _padded(x: Arr, g: _Geometry, value: float = 0.0, work: str | None = None) -
 
 def _padded_zeros(shape: Shape, g: _Geometry) -> Arr:
     n, c, h, w = shape
-    out = empty_result((n, c, h + 2 * g.ph, w + 2 * g.pw))
-    out.fill(0.0)
-    return out
+    return zeros_result((n, c, h + 2 * g.ph, w + 2 * g.pw))
 
 
 def _unpadded(img: Arr, g: _Geometry, h: int, w: int) -> Arr:
     if g.ph == 0 and g.pw == 0:
         return img
-    out = empty_result((img.shape[0], img.shape[1], h, w))
-    np.copyto(out, img[:, :, g.ph : g.ph + h, g.pw : g.pw + w])
-    return out
+    return copied_result(img[:, :, g.ph : g.ph + h, g.pw : g.pw + w])
 
 
 def _window(img: Arr, g: _Geometry, offset: tuple[int, int], out_hw: tuple[int, int]) -> Arr:
@@ -369,8 +365,7 @@ def _bias_grad(gy: Arr) -> Arr:
 
 def _argmax_windows(windows: list[Arr]) -> tuple[Arr, IntArr]:
     """The elementwise maximum of the windows and, per element, the first window attaining it."""
-    y = empty_result(windows[0].shape)
-    np.copyto(y, windows[0])
+    y = copied_result(windows[0])
     for win in windows[1:]:
         np.maximum(y, win, out=y)
     index: IntArr = np.zeros(y.shape, dtype=np.min_scalar_type(len(windows) - 1))
@@ -409,8 +404,7 @@ def _gather_argmax(x: Arr, index: IntArr, g: _Geometry) -> Arr:
     """From each window of `x`, the element `index` names (the adjoint of the scatter)."""
     out_hw = (index.shape[2], index.shape[3])
     xp = _padded(x, g)
-    y = empty_result(index.shape)
-    y.fill(0.0)
+    y = zeros_result(index.shape)
     for t, offset in enumerate(g.offsets):
         y += np.where(index == t, _window(xp, g, offset, out_hw), 0.0)
     return y
@@ -419,8 +413,7 @@ def _gather_argmax(x: Arr, index: IntArr, g: _Geometry) -> Arr:
 def _average_pool_array(x: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     xp = _padded(x, g)
     first, *rest = g.offsets
-    y = empty_result((xp.shape[0], xp.shape[1], *out_hw))
-    np.copyto(y, _window(xp, g, first, out_hw))
+    y = copied_result(_window(xp, g, first, out_hw))
     for offset in rest:
         y += _window(xp, g, offset, out_hw)
     y *= 1.0 / (g.kh * g.kw)
