@@ -24,6 +24,8 @@ from typed_dezero.config import flags_var
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
 
 if TYPE_CHECKING:
+    import weakref
+
     from typed_dezero.core.function import Function
 
 __all__ = [
@@ -207,9 +209,10 @@ class Variable:
                 self._grad = seed
             while heap:
                 f = pop(heap)[2]
+                outputs = f.outputs  # read once: a property that builds the tuple
                 if not create_graph and f.has_backward_data:
                     # First-order fast path: the Function's derivative on plain arrays, no graph nodes.
-                    pairs = Variable._array_grads(f)
+                    pairs = Variable._array_grads(f, outputs)
                     if anomaly:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
@@ -251,7 +254,6 @@ class Variable:
                             tie += 1
                             push(heap, (-c.generation, tie, c))
                 if not retain_grad:
-                    outputs = f.outputs
                     # A node with one output was reached through it, and this pass wrote and logged
                     # its gradient (or it is self): releasing it needs no entry of its own.
                     logged = len(outputs) == 1
@@ -270,16 +272,17 @@ class Variable:
             raise
 
     @staticmethod
-    def _array_grads(f: Function[Any, Any]) -> list[tuple[Variable, Arr]]:  # noqa: PLR0912 - hot path, inlined
-        """``f.backward_data`` on the output gradients' arrays, checked: a float64 array of the
-        right shape for each input that requires a gradient, paired with that input (see
-        typed_dezero.core.backprop for the Variable flavour)."""
+    def _array_grads(  # noqa: PLR0912 - hot path, inlined
+        f: Function[Any, Any], outputs: tuple[weakref.ref[Variable], ...]
+    ) -> list[tuple[Variable, Arr]]:
+        """``f.backward_data`` on the gradients' arrays of its `outputs` (``f.outputs``), checked: a
+        float64 array of the right shape for each input that requires a gradient, paired with that
+        input (see typed_dezero.core.backprop for the Variable flavour)."""
         for x in f.inputs:
             if x.requires_grad:
                 break
         else:
             return []  # only constants in: nothing to compute
-        outputs = f.outputs
         result: Any
         if len(outputs) == 1:
             # A single output is alive: the walk reached f through it.
