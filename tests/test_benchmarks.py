@@ -6,10 +6,11 @@ Nothing here looks at the timings (``make bench`` reports them; no test asserts 
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 
-from benchmarks import run, scheduling
+from benchmarks import instructions, run, scheduling
 from benchmarks._common import Row, Settings, Target, fmt, growth_exponent, parse_samples
 
 
@@ -63,3 +64,25 @@ def test_helpers() -> None:
     assert scheduling.tree_sum([1, 2, 3, 4, 5], lambda a, b: a + b) == 15
     assert scheduling.size_text(10_000) == "1e4"
     assert scheduling.size_text(300) == "300"
+
+
+CACHEGRIND_TAIL = """==123==
+==123== I   refs:      1,579,490,727
+"""
+
+
+def test_instruction_counts_are_read_from_cachegrinds_report() -> None:
+    assert instructions.parse_refs("==1== Cachegrind\n" + CACHEGRIND_TAIL) == 1_579_490_727
+    with pytest.raises(ValueError, match="I refs"):
+        instructions.parse_refs("==1== valgrind: command not found")
+    with pytest.raises(SystemExit):
+        instructions.main(["no-such-case"])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counts instructions with valgrind")
+def test_an_instruction_count_per_operation_is_a_plausible_positive_figure() -> None:
+    # A few calls only (the import alone under valgrind takes seconds): the harness works, and an
+    # operation costs thousands of instructions, not zero (a broken difference) nor millions.
+    case = instructions.Case("per_op", "forward", 30, 10, "op")
+    figure = instructions.per_operation(instructions.ROOT, case, checks=False)
+    assert 2_000 < figure < 500_000

@@ -573,18 +573,20 @@ def _same(op_type: str) -> Converter[Function[Any, Any]]:
     return convert
 
 
-def _check_broadcast(fn: Function[Any, Any], node: Node, graph: GraphBuilder) -> None:
+def _check_broadcast(name: str, node: Node, graph: GraphBuilder, constants: Sequence[Shape] = ()) -> None:
     """Refuse an operand without the batch dimension whose aligned dimension is not 1: it would
-    fix the batch size (or, for a batch of 1, broadcast the batch to its size)."""
+    fix the batch size (or, for a batch of 1, broadcast the batch to its size). `constants` are the
+    shapes of array operands held by the Function itself (``x * c``'s c), `name` the operation's."""
     out_shape = node.output_shapes[0]
     axis = graph.batch_axis(node.outputs[0])
     if axis is None:
         return
-    for in_shape, in_axis in zip(node.input_shapes, node.batch_axes, strict=True):
+    operands = [*zip(node.input_shapes, node.batch_axes, strict=True), *[(c, None) for c in constants]]
+    for in_shape, in_axis in operands:
         aligned = axis - (len(out_shape) - len(in_shape))
         if in_axis is None and aligned >= 0 and in_shape[aligned] != 1:
             msg = (
-                f"export: {type(fn).__name__} broadcasts an operand of shape {in_shape} that does not "
+                f"export: {name} broadcasts an operand of shape {in_shape} that does not "
                 f"depend on the input against the batch dimension (axis {axis} of {out_shape}); only "
                 "size 1 there keeps the batch size free"
             )
@@ -593,7 +595,7 @@ def _check_broadcast(fn: Function[Any, Any], node: Node, graph: GraphBuilder) ->
 
 def _binary(op_type: str) -> Converter[Function[Any, Any]]:
     def convert(fn: Function[Any, Any], node: Node, graph: GraphBuilder) -> None:
-        _check_broadcast(fn, node, graph)
+        _check_broadcast(type(fn).__name__, node, graph)
         graph.add_node(op_type, node.inputs, node.outputs)
 
     return convert
@@ -647,6 +649,7 @@ _CONST_OPS: Final[Mapping[type[_ConstOp], tuple[str, bool]]] = {
 
 def _const_op(fn: _ConstOp, node: Node, graph: GraphBuilder) -> None:
     op_type, reflected = _CONST_OPS[type(fn)]
+    _check_broadcast(op_type, node, graph, [np.shape(fn.c)])
     c = graph.constant(fn.c)
     x = node.inputs[0]
     graph.add_node(op_type, [c, x] if reflected else [x, c], node.outputs)

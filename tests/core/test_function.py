@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import operator
 import pickle
 import weakref
 from typing import Any
@@ -362,18 +363,35 @@ class CountingSquare(UnaryFunction):
         return gy * 2.0 * self.inputs[0].data
 
 
-def test_raw_operands_are_constants_without_gradients() -> None:
-    x = Variable(np.array([1.0, 2.0]))
-    c = np.array([3.0, 4.0])
-    y = x * c
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_raw_operands_are_constants_without_gradients(create_graph: bool) -> None:
+    x = Variable(np.array([3.0, 0.0]))
+    c = np.array([4.0, 2.0])
+    y = Hypot()(x, c)
     assert y.creator is not None
     constant = y.creator.inputs[1]
+    assert constant.data is c
     assert x.requires_grad
     assert not constant.requires_grad
-    y.sum().backward()
+    y.sum().backward(create_graph=create_graph)
     assert constant.grad is None
     assert x.grad is not None
-    np.testing.assert_array_equal(x.grad.data, c)
+    np.testing.assert_allclose(x.grad.data, x.data / np.hypot(x.data, c), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "truediv"])
+@pytest.mark.parametrize("reflected", [False, True])
+def test_an_array_operand_of_an_operator_is_a_constant_of_the_node(name: str, reflected: bool) -> None:
+    # As a number operand is: the node has the Variable as its only input and holds the array, so
+    # no Variable is made for the constant (DeZero made one).
+    op = getattr(operator, name)
+    x = Variable(np.array([1.0, 2.0]))
+    c = np.array([[3.0, 4.0]])
+    y = op(c, x) if reflected else op(x, c)
+    assert y.creator is not None
+    assert y.creator.inputs == (x,)
+    assert vars(y.creator)["c"] is c
+    np.testing.assert_array_equal(y.data, op(c, x.data) if reflected else op(x.data, c))
 
 
 @pytest.mark.parametrize("create_graph", [False, True])

@@ -209,10 +209,12 @@ class Variable:
                 self._grad = seed
             while heap:
                 f = pop(heap)[2]
-                outputs = f.outputs  # read once: a property that builds the tuple
+                # One output's reference alone, several outputs' as a tuple: the representation
+                # behind Function.outputs, read here because that property builds a tuple per read.
+                refs = f._output_refs  # pyright: ignore[reportPrivateUsage]
                 if not create_graph and f.has_backward_data:
                     # First-order fast path: the Function's derivative on plain arrays, no graph nodes.
-                    pairs = Variable._array_grads(f, outputs)
+                    pairs = Variable._array_grads(f, refs)
                     if anomaly:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
@@ -254,16 +256,19 @@ class Variable:
                             tie += 1
                             push(heap, (-c.generation, tie, c))
                 if not retain_grad:
-                    # A node with one output was reached through it, and this pass wrote and logged
-                    # its gradient (or it is self): releasing it needs no entry of its own.
-                    logged = len(outputs) == 1
-                    for ref in outputs:
-                        y = ref()
+                    if not isinstance(refs, tuple):
+                        # A node with one output was reached through it, and this pass wrote and
+                        # logged its gradient (or it is self): releasing it needs no entry of its own.
+                        y = refs()
                         if y is not None:
-                            if not logged:
+                            y._grad = None
+                    else:
+                        for ref in refs:
+                            y = ref()
+                            if y is not None:
                                 log_variable(y)
                                 log_grad(y._grad)
-                            y._grad = None
+                                y._grad = None
             flags_var.reset(token)  # last: an interrupt at any step before it undoes the whole pass
         except BaseException:
             flags_var.set(switches)  # (not reset: the token may be used up, or never made)
@@ -273,26 +278,26 @@ class Variable:
 
     @staticmethod
     def _array_grads(  # noqa: PLR0912 - hot path, inlined
-        f: Function[Any, Any], outputs: tuple[weakref.ref[Variable], ...]
+        f: Function[Any, Any], refs: weakref.ref[Variable] | tuple[weakref.ref[Variable], ...]
     ) -> list[tuple[Variable, Arr]]:
-        """``f.backward_data`` on the gradients' arrays of its `outputs` (``f.outputs``), checked: a
-        float64 array of the right shape for each input that requires a gradient, paired with that
-        input (see typed_dezero.core.backprop for the Variable flavour)."""
-        for x in f.inputs:
+        """``f.backward_data`` on the gradients' arrays of its outputs (`refs`, ``f._output_refs``),
+        checked: a float64 array of the right shape for each input that requires a gradient, paired
+        with that input (see typed_dezero.core.backprop for the Variable flavour)."""
+        inputs = f.inputs
+        for x in inputs:
             if x.requires_grad:
                 break
         else:
             return []  # only constants in: nothing to compute
         result: Any
-        if len(outputs) == 1:
+        if not isinstance(refs, tuple):
             # A single output is alive: the walk reached f through it.
-            y = outputs[0]()
+            y = refs()
             g = None if y is None else y._grad
             result = f.backward_data(g._data if g is not None else zeros_for_output(f, 0))
         else:
-            result = f.backward_data(*[Variable._output_grad_data(f, i) for i in range(len(outputs))])
-        inputs = f.inputs
-        gxs = _as_tuple(result)
+            result = f.backward_data(*[Variable._output_grad_data(f, i) for i in range(len(refs))])
+        gxs = result if is_tuple(result) else (result,)
         if len(gxs) == len(inputs):
             pairs: list[tuple[Variable, Arr]] = []
             for gx, x in zip(gxs, inputs, strict=True):
@@ -456,10 +461,6 @@ def _check_flag(name: str, value: object) -> None:
     if type(value) is not bool:
         msg = f"backward: {name} must be a bool, got {describe(value)}"
         raise DezeroTypeError(msg)
-
-
-def _as_tuple(result: object) -> tuple[object, ...]:
-    return result if is_tuple(result) else (result,)
 
 
 def is_variable(x: object) -> TypeGuard[Variable]:
