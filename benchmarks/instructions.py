@@ -5,7 +5,7 @@ machine's load, for comparing two versions of typed_dezero where wall-clock rati
 typed_dezero side (the callable ``--profile`` runs) in a fresh interpreter under
 ``valgrind --tool=cachegrind --cache-sim=no``, once with 0 and once with N calls after the same
 warm-up, and prints ``(I(N) - I(0)) / (N * ops per call)``: the instructions of one operation (per-op
-cases) or one term (scheduling cases), import and warm-up excluded. ``--against`` counts another
+cases), one term (scheduling cases) or one training epoch, import and warm-up excluded. ``--against`` counts another
 checkout too (``git worktree add /tmp/base <commit>``), whose own ``benchmarks`` and
 ``typed_dezero`` then run, and prints the ratio. Hash randomization is fixed (``PYTHONHASHSEED=0``),
 so a count repeats to a few tenths of a percent. Needs valgrind; a count takes some 20-40 seconds.
@@ -42,6 +42,8 @@ CASES: dict[str, Case] = {
     "fwd+bwd": Case("per_op", "fwd+bwd", 1000, 10, "op"),
     "fold": Case("scheduling", "fold:3000", 1, 3000, "term"),
     "chain": Case("scheduling", "chain:3000", 1, 3000, "term"),
+    "lstm": Case("lstm_train", "epoch", 1, 1, "epoch"),
+    "cnn": Case("cnn_train", "epoch", 1, 1, "epoch"),
 }
 
 # The child: typed_dezero and the benchmarks of `tree`, the workload warmed up, then `calls` calls.
