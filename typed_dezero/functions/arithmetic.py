@@ -161,7 +161,7 @@ def rdiv(x0: Operand, x1: Operand) -> Variable:
 
 # With a Python number or a float64 array on one side and a Variable on the other, the number or
 # array is a constant of a one-input Function: no Variable is made for it and no gradient is
-# computed for it (DeZero made both). Half the nodes' inputs, and a third of the time, of `x * c`.
+# computed for it (DeZero made both): a third fewer instructions for `x * c`.
 
 Constant: TypeAlias = float | Arr
 """The constant of a one-input arithmetic Function: a Python number, or a float64 array that
@@ -371,7 +371,7 @@ def neg(x: Operand) -> Variable:
 class PowConst(UnaryFunction):
     """``x ** c`` for a constant exponent `c`."""
 
-    def __init__(self, c: Constant) -> None:
+    def __init__(self, c: float) -> None:
         self.c = c
 
     @override
