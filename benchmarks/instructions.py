@@ -4,11 +4,12 @@ machine's load, for comparing two versions of typed_dezero where wall-clock rati
 ``python -m benchmarks.instructions [--against TREE] [--checks off] [CASE ...]`` runs each case's
 typed_dezero side (the callable ``--profile`` runs) in a fresh interpreter under
 ``valgrind --tool=cachegrind --cache-sim=no``, once with 0 and once with N calls after the same
-warm-up, and prints ``(I(N) - I(0)) / (N * ops per call)``: the instructions of one operation (per-op
-cases), one term (scheduling cases) or one training epoch, import and warm-up excluded. ``--against`` counts another
-checkout too (``git worktree add /tmp/base <commit>``), whose own ``benchmarks`` and
-``typed_dezero`` then run, and prints the ratio. Hash randomization is fixed (``PYTHONHASHSEED=0``),
-so a count repeats to a few tenths of a percent. Needs valgrind; a count takes some 20-40 seconds.
+warm-up, and prints ``(I(N) - I(0)) / (N * ops per call)``: the instructions of one operation
+(per-op cases), one term (scheduling cases) or one training epoch, import and warm-up excluded.
+``--against`` counts another checkout too (``git worktree add /tmp/base <commit>``), whose own
+``benchmarks`` and ``typed_dezero`` then run, and prints the ratio. Hash randomization is fixed
+(``PYTHONHASHSEED=0``), so a count repeats to a few tenths of a percent. Needs valgrind; a count
+takes some 20-40 seconds.
 """
 
 from __future__ import annotations
