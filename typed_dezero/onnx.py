@@ -14,7 +14,7 @@ Supported: arithmetic with broadcasting (operators, Python-number operands), exp
 sqrt/abs/square, sigmoid/relu/leaky_relu, softmax/log_softmax, clip, linear/matmul, reshape/
 flatten/expand_dims/squeeze (keeping the batch axis), transpose, get_item (ints, slices, None,
 Ellipsis, one integer array), broadcast_to/sum_to, sum/mean/max/min, conv2d/deconv2d, pooling/
-average_pooling, batch_norm and dropout in test mode, embed_id of constant ids, RNN/LSTM unrolled
+average_pooling, batch_norm and dropout in test mode, embed_id of constant ids, lstm_step, RNN/LSTM unrolled
 over the steps of the traced call; the ``_simple`` variants that are compositions of these.
 Refused: any Function without a converter (:class:`UnsupportedFunctionError`: losses, im2col/
 col2im and so conv2d_simple/pooling_simple, the gradient Functions), a reshape or broadcast that
@@ -59,6 +59,7 @@ from typed_dezero.functions import (
     conv,
     linalg,
     math,
+    recurrent,
     reduction,
     regularization,
     shape,
@@ -750,6 +751,26 @@ def _linear(fn: linalg.Linear, node: Node, graph: GraphBuilder) -> None:
     else:
         graph.add_node("Add", [graph.temp("MatMul", [x, W]), b], node.outputs)
     graph.set_batch_axis(node.outputs[0], _matmul_batch_axis(node))
+
+
+@register(recurrent.LSTMStep)
+def _lstm_step(fn: recurrent.LSTMStep, node: Node, graph: GraphBuilder) -> None:
+    # The step as lstm_step_simple composes it: per gate Gemm (+ MatMul of h), Sigmoid or Tanh;
+    # then the cell and the state. All tensors keep x's batch axis 0.
+    x, h, c, gates = recurrent.split_inputs(node.inputs, fn.has_h, fn.has_c)
+    acts: list[str] = []
+    for k, (W_x, b, W_h) in enumerate(gates):
+        pre = graph.temp("Gemm", [x, W_x, b])
+        if h is not None and W_h is not None:
+            pre = graph.temp("Add", [pre, graph.temp("MatMul", [h, W_h])])
+        acts.append(graph.temp("Tanh" if k == len(gates) - 1 else "Sigmoid", [pre]))
+    i, o, u = acts[-3:]
+    h_new, c_new = node.outputs
+    if c is None:
+        graph.add_node("Mul", [i, u], [c_new])
+    else:
+        graph.add_node("Add", [graph.temp("Mul", [acts[0], c]), graph.temp("Mul", [i, u])], [c_new])
+    graph.add_node("Mul", [o, graph.temp("Tanh", [c_new])], [h_new])
 
 
 @register(shape.Reshape)

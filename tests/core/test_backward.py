@@ -170,6 +170,71 @@ def test_unchain_backward_cuts_the_history() -> None:
     assert _grad(b).item() == 4.0
 
 
+def test_unchain_backward_cuts_the_other_outputs_of_the_nodes_behind() -> None:
+    # An LSTM step's cell state is an output its hidden state's graph never takes as input: cut
+    # behind h, it must not lead a later backward into the forgotten step.
+    rng = np.random.default_rng(0)
+    W = tuple(Variable(rng.standard_normal((2, 2))) for _ in range(4))
+    b = tuple(Variable(np.zeros(2)) for _ in range(4))
+    x = Variable(rng.standard_normal((1, 2)))
+    h, c = F.lstm_step(
+        x, None, None, (W[0], W[1], W[2], W[3]), (b[0], b[1], b[2], b[3]), (W[0], W[1], W[2], W[3])
+    )
+    h2, c2 = F.lstm_step(
+        x, h, c, (W[0], W[1], W[2], W[3]), (b[0], b[1], b[2], b[3]), (W[0], W[1], W[2], W[3])
+    )
+    h2.unchain_backward()
+    assert h2.creator is not None
+    assert c2.creator is None  # the sibling of this Variable too
+    assert h.creator is None
+    assert c.creator is None
+    F.sum(c).backward()  # a leaf now: nothing flows into the first step's weights
+    assert all(w.grad is None for w in W)
+
+
+def test_summing_gradients_in_place_changes_no_array_it_did_not_make() -> None:
+    # x is used four times: its gradient is summed into an array of the pass's own after the second
+    # term, in place from the third. The arrays the Functions returned (Add passes its output's
+    # gradient on as is, shared by both inputs) and a gradient from before the pass stay as they were.
+    x = Variable(np.array([1.0, 2.0]))
+    a = x + x
+    y = F.sum(a * 3.0 + x * x + x)
+    y.backward(retain_grad=True)
+    assert a.grad is not None
+    np.testing.assert_array_equal(a.grad.data, [3.0, 3.0])  # retained, unchanged by x's sums
+    first = _grad(x).copy()
+    np.testing.assert_array_equal(first, 2 * 3.0 + 2 * x.data + 1.0)
+    held = x.grad
+    F.sum((x + x) * 3.0 + x * x + x).backward()  # a new graph, onto the gradient from before it
+    assert held is not None
+    np.testing.assert_array_equal(held.data, first)  # that array is left alone
+    np.testing.assert_array_equal(_grad(x), 2 * first)
+
+
+def test_an_interrupted_backward_puts_back_gradients_summed_in_place() -> None:
+    x = Variable(np.array([1.0, 2.0]))
+    before = Variable(np.array([10.0, 20.0]))
+    x.grad = before
+
+    class Boom(Function):
+        def forward(self, *xs: Any) -> Any:
+            return xs[0].copy()
+
+        def backward(self, *gys: Any) -> Any:
+            raise KeyboardInterrupt
+
+    # Boom's gradient is computed last (the deepest node): by then x has been summed in place.
+    y = F.sum(Boom()(x) * 1.0 + x * 2.0 + x * 3.0 + x * 4.0)
+    with pytest.raises(KeyboardInterrupt):
+        y.backward()
+    assert x.grad is before
+    np.testing.assert_array_equal(before.data, [10.0, 20.0])
+    x.grad = None
+    with pytest.raises(KeyboardInterrupt):
+        y.backward()
+    assert x.grad is None
+
+
 def _count_graph_objects() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, Variable | Function))
 

@@ -26,6 +26,7 @@ from tests.functions.cases_conv import (
 from tests.functions.registry import Drawn
 from tests.strategies import arrays
 from typed_dezero import Arr, DezeroTypeError, DezeroValueError, ShapeError, Variable
+from typed_dezero.functions import _recycling as recycling
 from typed_dezero.functions import conv as conv_module
 from typed_dezero.functions.conv import (
     AveragePooling,
@@ -669,7 +670,7 @@ def test_work_buffers_are_never_visible_in_results_or_saved_state() -> None:
     conv2d(rng.normal(size=(3, 2, 5, 5)), rng.normal(size=(4, 2, 3, 3)), pad=1)  # overwrites them
     for kept, now in zip(held, results, strict=True):
         np.testing.assert_array_equal(now, kept)
-    buffers = list(conv_module._WORK.flat.values())  # pyright: ignore[reportPrivateUsage]
+    buffers = list(recycling._WORK.flat.values())  # pyright: ignore[reportPrivateUsage]
     assert buffers
     for arr in results:
         assert not any(np.shares_memory(arr, b) for b in buffers)
@@ -697,9 +698,9 @@ def test_work_buffers_grow_per_thread_and_large_ones_are_not_kept() -> None:
         t.join()
     assert not failures
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_module, "_WORK_BUFFER_LIMIT", 64)
-        kept = dict(conv_module._WORK.flat)  # pyright: ignore[reportPrivateUsage]
+        mp.setattr(recycling, "WORK_BUFFER_LIMIT", 64)
+        kept = dict(recycling._WORK.flat)  # pyright: ignore[reportPrivateUsage]
         np.testing.assert_allclose(conv2d(big, W3, pad=1).data, expected[id(big)], atol=1e-12)
-        now = conv_module._WORK.flat  # pyright: ignore[reportPrivateUsage]
+        now = recycling._WORK.flat  # pyright: ignore[reportPrivateUsage]
         assert now.keys() == kept.keys()
         assert all(now[k] is v for k, v in kept.items())

@@ -13,6 +13,7 @@ from typed_dezero import Variable
 x = Variable(np.ones((2, 3)))
 ints = np.ones((2, 3), dtype=np.int64)
 singles = np.ones((2, 3), dtype=np.float32)
+four = (x, x, x, x)
 
 CALLS: list[tuple[str, Callable[[], object]]] = [
     ("sin(ints)", lambda: F.sin(ints)),  # type: ignore[arg-type]
@@ -30,6 +31,9 @@ CALLS: list[tuple[str, Callable[[], object]]] = [
     ("max(x, axis=floats)", lambda: F.max(x, axis=[0.0])),  # type: ignore[list-item]
     ("mean(x, keepdims=str)", lambda: F.mean(x, keepdims="yes")),  # type: ignore[arg-type]
     ("get_item(x, float)", lambda: F.get_item(x, 1.5)),  # type: ignore[arg-type]
+    ("lstm_step(three W_x)", lambda: F.lstm_step(x, None, None, (x, x, x), four, four)),  # type: ignore[arg-type]
+    ("lstm_step(c singles)", lambda: F.lstm_step(x, None, singles, four, four, four)),  # type: ignore[arg-type]
+    ("lstm_step_simple(h list)", lambda: F.lstm_step_simple(x, [1.0], None, four, four, four)),  # type: ignore[arg-type]
 ]
 
 

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import typed_dezero.functions as F
-from tests.functions.registry import GradCase, all_cases
+from tests.functions.cases_recurrent import flat, lstm_case
+from tests.functions.registry import Drawn, GradCase, all_cases
 from typed_dezero import DezeroTypeError, DezeroValueError, ShapeError, Variable
 
 SIMPLE = [c for c in all_cases() if c.name.endswith("_simple") and c.fn is getattr(F, c.name)]
@@ -23,10 +24,12 @@ SIMPLE = [c for c in all_cases() if c.name.endswith("_simple") and c.fn is getat
 
 def test_every_simple_function_is_compared() -> None:
     simple = {name for name in F.__all__ if name.endswith("_simple")}
-    assert simple == {c.name for c in SIMPLE}
+    # lstm_step_simple takes tuples and returns two outputs: compared below, on its own.
+    assert simple == {c.name for c in SIMPLE} | {"lstm_step_simple"}
     assert simple == {
         "conv2d_simple",
         "linear_simple",
+        "lstm_step_simple",
         "mean_squared_error_simple",
         "pooling_simple",
         "sigmoid_simple",
@@ -52,6 +55,37 @@ def test_simple_matches_the_fused_function(case: GradCase, data: st.DataObject) 
     np.testing.assert_allclose(y_simple, y_fused, rtol=1e-12, atol=1e-12)
     for a, b in zip(g_simple, g_fused, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@given(d=lstm_case())
+def test_lstm_step_simple_matches_the_fused_step(d: Drawn) -> None:
+    results: list[tuple[list[np.ndarray], list[np.ndarray | None]]] = []
+    for step in (F.lstm_step_simple, F.lstm_step):
+        xs = [Variable(a.copy()) for a in d.arrays]
+        h, c = flat(step)(*xs, **d.kwargs)
+        (F.sum(h * 1.5) + F.sum(c * c)).backward()
+        results.append(([h.data, c.data], [None if x.grad is None else x.grad.data for x in xs]))
+    (y_simple, g_simple), (y_fused, g_fused) = results
+    for a, b in zip(y_simple, y_fused, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for ga, gb in zip(g_simple, g_fused, strict=True):
+        assert ga is not None
+        assert gb is not None
+        np.testing.assert_allclose(ga, gb, rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_step_simple_is_a_composition_and_the_fused_step_one_node() -> None:
+    rng = np.random.default_rng(0)
+    x, h, c = (Variable(rng.standard_normal((2, 3))) for _ in range(3))
+    w0, w1, w2, w3 = (rng.standard_normal((3, 3)) for _ in range(4))
+    b0, b1, b2, b3 = (rng.standard_normal(3) for _ in range(4))
+    W, b = (w0, w1, w2, w3), (b0, b1, b2, b3)
+    h_s, _ = F.lstm_step_simple(x, h, c, W, b, W)
+    assert type(h_s.creator).__module__ == "typed_dezero.functions.arithmetic"
+    h_f, c_f = F.lstm_step(x, h, c, W, b, W)
+    assert h_f.creator is c_f.creator
+    assert h_f.creator is not None
+    assert {id(v) for v in h_f.creator.inputs} >= {id(x), id(h), id(c)}
 
 
 def test_simple_functions_are_compositions() -> None:

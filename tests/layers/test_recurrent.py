@@ -143,6 +143,9 @@ def test_unchain_backward_truncates_the_graph(
     loss.unchain_backward()
     assert layer.h is not None
     assert layer.h.creator is None  # the state is now a leaf
+    if isinstance(layer, L.LSTM):
+        assert layer.c is not None
+        assert layer.c.creator is None  # the cell too (an output of the step, not an input of h)
     carried_h = layer.h.data.copy()
     carried_c = layer.c.data.copy() if isinstance(layer, L.LSTM) and layer.c is not None else None
 

@@ -25,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 import typed_dezero.functions as F
 from tests.functions.cases_conv import col2im_cases, conv_cases, deconv_cases, image_shapes, windows
 from tests.functions.cases_loss import INT_DTYPES, binary_case
+from tests.functions.cases_recurrent import flat, lstm_case
 from tests.functions.registry import Drawn, drawn
 from tests.oracle._torch import Pair, Tensor, array, tensor, torch
 from tests.oracle.cases_core import any_shapes, huge, one, plain, with_zeros
@@ -579,4 +580,41 @@ def _conv() -> list[OracleCase]:
     return cases
 
 
-CASES: list[OracleCase] = [*_activations(), *_losses(), *_regularization(), *_conv()]
+C_WEIGHT = 0.5
+"""The cell's share of an LSTM case's one output, ``h_new + C_WEIGHT * c_new`` (both checked)."""
+
+
+def _lstm(name: str) -> Any:
+    step = flat(getattr(F, name))
+
+    def dz(*xs: Variable, has_h: bool, has_c: bool) -> Variable:
+        h, c = step(*xs, has_h=has_h, has_c=has_c)
+        return h + c * C_WEIGHT
+
+    return dz
+
+
+def _lstm_ref(*ts: Tensor, has_h: bool, has_c: bool) -> Tensor:
+    # The LSTM step written out with torch's primitives, gates (f, i, o, u) as drawn.
+    x, rest = ts[0], list(ts[1:])
+    h = rest.pop(0) if has_h else None
+    c = rest.pop(0) if has_c else None
+    acts: list[Tensor] = []
+    while rest:
+        W_x, b = rest.pop(0), rest.pop(0)
+        pre = x @ W_x + b
+        if h is not None:
+            pre = pre + h @ rest.pop(0)
+        acts.append(pre)
+    i, o, u = acts[-3].sigmoid(), acts[-2].sigmoid(), acts[-1].tanh()
+    c_new = i * u if c is None else acts[0].sigmoid() * c + i * u
+    return o * c_new.tanh() + c_new * C_WEIGHT
+
+
+def _recurrent() -> list[OracleCase]:
+    return [
+        OracleCase(name, lstm_case(), _lstm(name), _lstm_ref) for name in ("lstm_step", "lstm_step_simple")
+    ]
+
+
+CASES: list[OracleCase] = [*_activations(), *_losses(), *_regularization(), *_conv(), *_recurrent()]

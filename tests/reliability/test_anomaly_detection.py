@@ -5,7 +5,7 @@ whose backward makes NaN), nothing recorded when it fails, and no work at all wh
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pytest
@@ -201,3 +201,22 @@ def test_overflow_in_gradient_accumulation_is_caught() -> None:
         y = x * 1e308 + x * 1e308  # finite forward; each branch's gradient is 1e308, their sum inf
         with pytest.raises(AnomalyError):
             y.backward()
+
+
+class _Huge(Function):
+    """x * 1e308 with no backward_data: its gradients take the Variable path of backward."""
+
+    def forward(self, *xs: Any) -> Any:
+        return xs[0] * 1e308
+
+    def backward(self, *gys: Any) -> Any:
+        return gys[0] * 1e308
+
+
+def test_overflow_in_gradient_accumulation_is_caught_on_the_variable_path_too() -> None:
+    x = v(1e-10)
+    with detect_anomaly():
+        y = _Huge()(x) + _Huge()(x)
+        with pytest.raises(AnomalyError, match="summing the finite gradients"):
+            y.backward()
+    assert x.grad is None  # and nothing was written

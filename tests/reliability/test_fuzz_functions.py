@@ -258,6 +258,28 @@ TARGETS: Final[list[Target]] = [
 ]
 
 
+def _lstm_flat(name: str) -> Callable[..., object]:
+    """lstm_step (or lstm_step_simple) on flat arguments: x, h, c, then the 12 weights as Arg
+    names them (W_x[0..3], b[0..3], W_h[0..3]), passed on as the three tuples of four."""
+    step = fn(name)
+
+    def call(x: object, h: object, c: object, *weights: object) -> object:
+        return step(x, h, c, tuple(weights[0:4]), tuple(weights[4:8]), tuple(weights[8:12]))
+
+    return call
+
+
+LSTM_ARGS: Final = (
+    Arg("x", va(2, 3), "array"),
+    Arg("h", st.one_of(st.none(), va(2, 4)), "array"),
+    Arg("c", st.one_of(st.none(), va(2, 4)), "array"),
+    *(Arg(f"W_x[{k}]", va(3, 4), "array") for k in range(4)),
+    *(Arg(f"b[{k}]", va(4), "array") for k in range(4)),
+    *(Arg(f"W_h[{k}]", va(4, 4), "array") for k in range(4)),
+)
+TARGETS.extend(target(name, _lstm_flat(name), *LSTM_ARGS) for name in ("lstm_step", "lstm_step_simple"))
+
+
 SIMPLE_VARIANTS: Final = (
     "sigmoid",
     "softmax",

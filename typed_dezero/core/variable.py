@@ -151,14 +151,26 @@ class Variable:
     def unchain_backward(self) -> None:
         """Cut every creator link behind this Variable (truncated backpropagation through time).
 
-        This Variable keeps its own creator; the walk is iterative, so any depth works."""
+        This Variable keeps its own creator; every other Variable computed by the graph behind it
+        becomes a leaf, the other outputs of a multi-output Function included (an LSTM step's cell
+        state is one: a later backward that reaches it stops there). The walk is iterative, so any
+        depth works."""
         creator = self.creator
         if creator is None:
             return
         stack = [creator]
         seen = {creator}
         while stack:
-            for x in stack.pop().inputs:
+            f = stack.pop()
+            refs = f._output_refs  # pyright: ignore[reportPrivateUsage] - the engine's own representation
+            if isinstance(refs, tuple):
+                # Outputs used by the graph behind self are cut below, as inputs; a sibling used only
+                # by later graphs (or by none) would otherwise keep the forgotten node reachable.
+                for ref in refs:
+                    y = ref()
+                    if y is not None and y is not self and y.creator is f:
+                        y.creator = None
+            for x in f.inputs:
                 c = x.creator
                 if c is not None:
                     x.creator = None
@@ -199,6 +211,11 @@ class Variable:
         pop, push = heapq.heappop, heapq.heappush
         switches = flags_var.get()
         anomaly = switches.detect_anomaly
+        # The gradients this pass summed into arrays of its own (id of the Variable -> its gradient):
+        # no one else holds those arrays, so further terms are added in place, with no new array
+        # per term (a parameter of a recurrent layer gets one per step). An array a Function
+        # returned is never changed: it may be another gradient, or what a Function saved.
+        owned: dict[int, Variable] = {}
         # Inside backward, each step's gradients are checked as a whole (check_backward below), so the
         # Functions that a differentiable backward calls do not run their own forward checks.
         try:
@@ -219,15 +236,19 @@ class Variable:
                         check_backward(f, Variable._output_grad_arrays(f), [ga for _, ga in pairs])
                     for x, ga in pairs:
                         old = x._grad
-                        log_variable(x)
-                        log_grad(old)
-                        if old is None:
-                            x._grad = Variable(ga)
+                        if old is not None and owned.get(id(x)) is old and not anomaly:
+                            # (no log entry: x's first entry, before this array existed, undoes it)
+                            np.add(old._data, ga, out=old._data)
                         else:
-                            total = np.asarray(old._data + ga)
-                            if anomaly:
-                                check_accumulation(f, old._data, ga, total)
-                            x._grad = Variable(total)
+                            log_variable(x)
+                            log_grad(old)
+                            if old is None:
+                                x._grad = Variable(ga)
+                            else:
+                                total = np.asarray(old._data + ga)
+                                if anomaly:
+                                    check_accumulation(f, old._data, ga, total)
+                                x._grad = owned[id(x)] = Variable(total)
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
@@ -241,15 +262,21 @@ class Variable:
                         if not x.requires_grad:
                             continue
                         old = x._grad
-                        log_variable(x)
-                        log_grad(old)
-                        if old is None:
-                            x._grad = gx
+                        if old is not None and owned.get(id(x)) is old and not anomaly:
+                            np.add(old._data, gx._data, out=old._data)  # (as above: no entry)
                         else:
-                            # Without create_graph, add the arrays: no Add node is wanted.
-                            x._grad = old + gx if create_graph else Variable(np.asarray(old._data + gx._data))
-                            if anomaly:
-                                check_accumulation(f, old._data, gx._data, x._grad._data)
+                            log_variable(x)
+                            log_grad(old)
+                            if old is None:
+                                x._grad = gx
+                            elif create_graph:
+                                x._grad = old + gx
+                            else:
+                                # Without create_graph, add the arrays: no Add node is wanted.
+                                total = np.asarray(old._data + gx._data)
+                                if anomaly:
+                                    check_accumulation(f, old._data, gx._data, total)
+                                x._grad = owned[id(x)] = Variable(total)
                         c = x.creator
                         if c is not None and c not in seen:
                             seen.add(c)
@@ -262,6 +289,7 @@ class Variable:
                         y = refs()
                         if y is not None:
                             y._grad = None
+                            owned.pop(id(y), None)
                     else:
                         for ref in refs:
                             y = ref()
@@ -269,6 +297,7 @@ class Variable:
                                 log_variable(y)
                                 log_grad(y._grad)
                                 y._grad = None
+                                owned.pop(id(y), None)
             flags_var.reset(token)  # last: an interrupt at any step before it undoes the whole pass
         except BaseException:
             flags_var.set(switches)  # (not reset: the token may be used up, or never made)

@@ -41,6 +41,8 @@ from typed_dezero.functions.math import sin as sin
 from typed_dezero.functions.math import sqrt as sqrt
 from typed_dezero.functions.math import square as square
 from typed_dezero.functions.math import tanh as tanh
+from typed_dezero.functions.recurrent import lstm_step as lstm_step
+from typed_dezero.functions.recurrent import lstm_step_simple as lstm_step_simple
 from typed_dezero.functions.reduction import average as average
 from typed_dezero.functions.reduction import max as max
 from typed_dezero.functions.reduction import mean as mean
@@ -89,6 +91,8 @@ __all__ = [
     "linear_simple",
     "log",
     "log_softmax",
+    "lstm_step",
+    "lstm_step_simple",
     "matmul",
     "max",
     "mean",

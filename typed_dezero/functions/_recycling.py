@@ -1,4 +1,6 @@
-"""Recycled result arrays: the memory of a large float64 result that no one refers to any more is
+"""Recycled memory: result arrays, and work buffers.
+
+Result arrays: the memory of a large float64 result that no one refers to any more is
 reused for the next result of the same size, in the same thread.
 
 Why: a training step allocates the same multi-megabyte arrays (a convolution's output, its
@@ -14,6 +16,10 @@ derived, keeps the owning buffer alive, so a buffer with a live view is never re
 per thread, and at most :data:`CACHE_BYTES` of them are kept per thread (idle ones are dropped,
 oldest first, to make room); results smaller than :data:`MIN_BYTES` or larger than
 :data:`MAX_BYTES` are plain new arrays.
+
+Work buffers (:func:`work_buffer`) hold the temporaries of one call (a convolution's padded images
+and patch blocks, an LSTM step's gate gradients): reused by the next call of the same thread, so
+they must never be returned or saved.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ __all__ = [
     "CACHE_BYTES",
     "MAX_BYTES",
     "MIN_BYTES",
+    "WORK_BUFFER_LIMIT",
     "cached_bytes",
     "copied_result",
     "empty_result",
+    "work_buffer",
     "zeros_result",
 ]
 
@@ -110,3 +118,33 @@ def copied_result(a: Arr) -> Arr:
 def cached_bytes() -> int:
     """The bytes of the buffers this thread keeps (in use or idle)."""
     return sum(b.nbytes for b in _BUFFERS.owned)
+
+
+class _WorkBuffers(threading.local):
+    """Each thread's work buffers, by role, reused from call to call: a new array per call costs
+    page faults of fresh memory (glibc gives the top of its heap back when a call frees it).
+
+    A work buffer lives inside one call only. No array a function returns, and no state a Function
+    saves, is a view of one: the next call overwrites them.
+    """
+
+    def __init__(self) -> None:
+        self.flat: dict[str, Arr] = {}
+
+
+_WORK = _WorkBuffers()
+WORK_BUFFER_LIMIT = 1 << 23
+"""Bytes up to which a work buffer is kept for the next call; larger ones are allocated per call."""
+
+
+def work_buffer(role: str, shape: Shape) -> Arr:
+    """An uninitialised array of `shape` for the duration of one call (see :class:`_WorkBuffers`);
+    `role` names it (one buffer per role and thread: two live at once need two roles)."""
+    size = math.prod(shape)
+    if 8 * size > WORK_BUFFER_LIMIT:
+        return np.empty(shape)
+    flat = _WORK.flat.get(role)
+    if flat is None or flat.size < size:
+        flat = np.empty(size)
+        _WORK.flat[role] = flat
+    return flat[:size].reshape(shape)

@@ -14,8 +14,6 @@ gradient on plain arrays (the engine's fast path).
 
 from __future__ import annotations
 
-import math
-import threading
 from dataclasses import dataclass
 from typing import TypeAlias, final
 
@@ -27,7 +25,7 @@ from typed_dezero._typing import Arr, IntArr, Shape, is_int, is_tuple, too_large
 from typed_dezero.core.function import SKIPPED_GRAD, BinaryFunction, TernaryFunction, UnaryFunction
 from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.errors import DezeroTypeError, DezeroValueError, ShapeError
-from typed_dezero.functions._recycling import copied_result, empty_result, zeros_result
+from typed_dezero.functions._recycling import copied_result, empty_result, work_buffer, zeros_result
 from typed_dezero.functions._util import as_f64, check_shape
 from typed_dezero.functions.linalg import linear
 from typed_dezero.functions.reduction import max as max_
@@ -159,42 +157,13 @@ def _check_fits(where: str, what: str, shape: Shape, context: str) -> None:
         raise ShapeError(msg)
 
 
-class _WorkBuffers(threading.local):
-    """Each thread's work buffers of the blocked convolutions (padded images, patch blocks), reused
-    from call to call: a new multi-megabyte array per call costs page faults of fresh memory.
-
-    A work buffer lives inside one call only. No array a function returns, and no state a Function
-    saves, is a view of one: the next call overwrites them.
-    """
-
-    def __init__(self) -> None:
-        self.flat: dict[str, Arr] = {}
-
-
-_WORK = _WorkBuffers()
-_WORK_BUFFER_LIMIT = 1 << 23
-"""Bytes up to which a work buffer is kept for the next call; larger ones are allocated per call."""
-
-
-def _work_buffer(role: str, shape: Shape) -> Arr:
-    """An uninitialised array of `shape` for the duration of one call (see :class:`_WorkBuffers`)."""
-    size = math.prod(shape)
-    if 8 * size > _WORK_BUFFER_LIMIT:
-        return np.empty(shape)
-    flat = _WORK.flat.get(role)
-    if flat is None or flat.size < size:
-        flat = np.empty(size)
-        _WORK.flat[role] = flat
-    return flat[:size].reshape(shape)
-
-
 def _padded(x: Arr, g: _Geometry, value: float = 0.0, work: str | None = None) -> Arr:
     """`x` padded with `value`: a new array, or the work buffer `work` (for use within the call)."""
     if g.ph == 0 and g.pw == 0:
         return x
     n, c, h, w = x.shape
     shape = (n, c, h + 2 * g.ph, w + 2 * g.pw)
-    out = empty_result(shape) if work is None else _work_buffer(work, shape)
+    out = empty_result(shape) if work is None else work_buffer(work, shape)
     out[:, :, : g.ph] = value
     out[:, :, g.ph + h :] = value
     out[:, :, :, : g.pw] = value
@@ -313,7 +282,7 @@ def _conv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     xp = _padded(x, g, work="padded")
     y = empty_result((n, oc, oh * ow))
     step = _chunk(n, k * oh * ow)
-    col = _work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
+    col = work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
     for start in range(0, n, step):
         part = xp[start : start + step]
         b = part.shape[0]
@@ -331,7 +300,7 @@ def _deconv_array(x: Arr, W: Arr, g: _Geometry, out_hw: tuple[int, int]) -> Arr:
     x3 = x.reshape(n, ci, h * w)
     y = empty_result((n, co, *out_hw))
     step = _chunk(n, k * h * w)
-    col = _work_buffer("patches", (min(n, step), co, g.kh, g.kw, h, w))
+    col = work_buffer("patches", (min(n, step), co, g.kh, g.kw, h, w))
     for start in range(0, n, step):
         b = min(step, n - start)
         np.matmul(kernels, x3[start : start + b], out=col[:b].reshape(b, k, h * w))
@@ -347,7 +316,7 @@ def _grad_w_array(x: Arr, gy: Arr, g: _Geometry) -> Arr:
     g3 = gy.reshape(n, o, oh * ow)
     per_image = np.empty((n, o, k))
     step = _chunk(n, k * oh * ow)
-    col = _work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
+    col = work_buffer("patches", (min(n, step), c, g.kh, g.kw, oh, ow))
     for start in range(0, n, step):
         part = xp[start : start + step]
         b = part.shape[0]

@@ -78,16 +78,25 @@ class Linear(Layer[[Variable | Arr], Variable]):
         check_fits("Linear", "W (in_size, out_size)", (in_size, self.out_size))
         self.set_lazy_parameter("W", scaled_normal(self._rng, (in_size, self.out_size), in_size))
 
-    @override
-    def forward(self, x: Variable | Arr) -> Variable:
-        x = to_variable("Linear", x, "x")
+    def build(self, x: Variable | Arr) -> None:
+        """Create W for inputs like `x` (in_size from its last axis) if it does not exist yet, as
+        the first call does; for layers that use this one's parameters without calling it.
+
+        Raises ShapeError for a 0-d `x` or one without features. Called inside a layer call, the
+        creation is undone if that call fails (see Layer.__call__).
+        """
         if self.is_initialized("W"):
-            return F.linear(x, self.W, self.b)
+            return
         if x.ndim == 0:
             msg = "Linear: the input needs a feature axis, got a 0-d input"
             raise ShapeError(msg)
         if x.shape[-1] == 0:
             msg = f"Linear: the input needs at least one feature (its last axis), got shape {x.shape}"
             raise ShapeError(msg)
-        self._init_W(x.shape[-1])  # undone if the call fails (see Layer.__call__)
+        self._init_W(x.shape[-1])
+
+    @override
+    def forward(self, x: Variable | Arr) -> Variable:
+        x = to_variable("Linear", x, "x")
+        self.build(x)
         return F.linear(x, self.W, self.b)

@@ -10,7 +10,7 @@ from typing_extensions import override
 import typed_dezero.functions as F
 from typed_dezero._checking import typechecked
 from typed_dezero._typing import Arr
-from typed_dezero.core.variable import Variable
+from typed_dezero.core.variable import Variable, to_variable
 from typed_dezero.layers._init import check_positive
 from typed_dezero.layers.layer import Layer
 from typed_dezero.layers.linear import Linear
@@ -103,18 +103,18 @@ class LSTM(Layer[[Variable | Arr], Variable]):
 
     @override
     def forward(self, x: Variable | Arr) -> Variable:
-        h = self.h
-        if h is None:
-            f = F.sigmoid(self.x2f(x))
-            i = F.sigmoid(self.x2i(x))
-            o = F.sigmoid(self.x2o(x))
-            u = F.tanh(self.x2u(x))
-        else:
-            f = F.sigmoid(self.x2f(x) + self.h2f(h))
-            i = F.sigmoid(self.x2i(x) + self.h2i(h))
-            o = F.sigmoid(self.x2o(x) + self.h2o(h))
-            u = F.tanh(self.x2u(x) + self.h2u(h))
-        c_new = i * u if self.c is None else f * self.c + i * u
-        h_new = o * F.tanh(c_new)
+        x = to_variable("LSTM", x, "x")
+        x_gates = (self.x2f, self.x2i, self.x2o, self.x2u)
+        for layer in x_gates:
+            layer.build(x)
+        W_x = (self.x2f.W, self.x2i.W, self.x2o.W, self.x2u.W)
+        W_h = (self.h2f.W, self.h2i.W, self.h2o.W, self.h2u.W)
+        b = (_bias(self.x2f), _bias(self.x2i), _bias(self.x2o), _bias(self.x2u))
+        h_new, c_new = F.lstm_step(x, self.h, self.c, W_x, b, W_h)
         self.h, self.c = h_new, c_new
         return h_new
+
+
+def _bias(layer: Linear) -> Variable | Arr:
+    """The layer's bias, or zeros (a constant) for a Linear built with ``nobias=True``."""
+    return layer.b if layer.b is not None else np.zeros(layer.out_size)

@@ -27,3 +27,7 @@ F.broadcast_to(x, 6)  # type: ignore[arg-type]
 F.max(x, axis=[0.0])  # type: ignore[list-item]
 F.mean(x, keepdims="yes")  # type: ignore[arg-type]
 F.get_item(x, 1.5)  # type: ignore[arg-type]
+four = (x, x, x, x)
+F.lstm_step(x, None, None, (x, x, x), four, four)  # type: ignore[arg-type]
+F.lstm_step(x, None, singles, four, four, four)  # type: ignore[arg-type]
+F.lstm_step_simple(x, [1.0], None, four, four, four)  # type: ignore[arg-type]

@@ -57,3 +57,12 @@ def test_utils() -> None:
     assert_type(U.array_allclose(a, a), bool)
     assert_type(U.numerical_grad(F.sin, a), list[Arr])
     assert_type(U.get_dot_graph(F.sin(a)), str)
+
+
+def test_recurrent() -> None:
+    x, h = Variable(np.ones((2, 3))), Variable(np.ones((2, 4)))
+    w, b, u = np.ones((3, 4)), np.zeros(4), np.ones((4, 4))
+    assert_type(F.lstm_step(x, h, None, (w, w, w, w), (b, b, b, b), (u, u, u, u)), tuple[Variable, Variable])
+    assert_type(
+        F.lstm_step_simple(x, None, h, (w, w, w, w), (b, b, b, b), (u, u, u, u)), tuple[Variable, Variable]
+    )
