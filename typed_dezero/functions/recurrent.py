@@ -306,11 +306,13 @@ def lstm_step(  # noqa: PLR0917 - the step's state and weights, in the order of 
 
     Arguments:
         x: (N, I) inputs.
-        h, c: (N, H) hidden state and cell, or None at the start of a sequence (then the
-            ``h @ W_h`` terms, or ``f * c``, are left out; without c the forget gate's weights get
-            no gradient, as they take no part).
-        W_x, b, W_h: four each, in the order (f, i, o, u): (I, H) input weights, (H,) biases,
-            (H, H) hidden weights.
+        h: (N, H) hidden state, or None at the start of a sequence (then the ``h @ W_h`` terms
+            are left out, and W_h gets no gradient).
+        c: (N, H) cell, or None at the start of a sequence (then ``f * c`` is left out, and the
+            forget gate's weights get no gradient, as they take no part).
+        W_x: four (I, H) input weights, in the order (f, i, o, u).
+        b: four (H,) biases.
+        W_h: four (H, H) hidden weights.
 
     Raises DezeroTypeError for an operand that is not a Variable or a float64 array, or a family
     that is not four of them, and ShapeError for mismatched shapes.
